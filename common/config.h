@@ -1,0 +1,74 @@
+//  config - every knob of every megle binary, defined once in one table.
+//
+//  Each knob is an environment variable MEGLE_<NAME> and an equal flag
+//  --<name> (lower case, '_' -> '-'); the flag wins. config_load() is the
+//  only getenv() in the tree. Values are range-checked; a bad value is an
+//  error with a message naming the knob, and the binary exits 2.
+
+#ifndef MEGLE_CONFIG_H
+#define MEGLE_CONFIG_H
+
+#include <stddef.h>
+
+//  Which binary is loading: a knob belongs to one or more of them.
+#define CONFIG_GATEWAY 1u
+#define CONFIG_MATCHER 2u
+#define CONFIG_TAP     4u
+
+#define CONFIG_STR_MAX 256
+
+typedef enum {
+    LOG_DEBUG = 0,
+    LOG_INFO = 1,
+    LOG_WARN = 2,
+    LOG_ERROR = 3,
+} log_level_t;
+
+typedef struct {
+    //  all
+    int log_level;                       //  MEGLE_LOG_LEVEL debug|info|...
+    //  matcher
+    char redis_url[CONFIG_STR_MAX];      //  MEGLE_REDIS_URL
+    char redis_host[CONFIG_STR_MAX];     //  parsed from redis_url ("" if
+    int redis_port;                      //  unix socket)
+    char redis_unix[CONFIG_STR_MAX];     //  parsed: socket path or ""
+    char tap[CONFIG_STR_MAX];            //  MEGLE_TAP ("" = no tap socket)
+    int match_ttl;                       //  MEGLE_MATCH_TTL, seconds
+    int session_ttl;                     //  MEGLE_SESSION_TTL, seconds
+    int gateway_timeout_ms;              //  MEGLE_GATEWAY_TIMEOUT_MS
+    char matcher_id[CONFIG_STR_MAX];     //  MEGLE_MATCHER_ID (default
+                                         //  "m-<random>")
+    //  gateway and matcher
+    char bus_in[CONFIG_STR_MAX];         //  MEGLE_BUS_IN
+    char bus_out[CONFIG_STR_MAX];        //  MEGLE_BUS_OUT
+    int bus_hwm;                         //  MEGLE_BUS_HWM
+    int heartbeat_ms;                    //  MEGLE_HEARTBEAT_MS
+    //  gateway
+    char http[CONFIG_STR_MAX];           //  MEGLE_HTTP host:port
+    char http_host[CONFIG_STR_MAX];      //  parsed from http
+    int http_port;                       //  parsed from http (0 = any)
+    char gateway_id[CONFIG_STR_MAX];     //  MEGLE_GATEWAY_ID (default
+                                         //  "gw-<random>")
+    char web_root[CONFIG_STR_MAX];       //  MEGLE_WEB_ROOT
+    int max_message;                     //  MEGLE_MAX_MESSAGE, bytes
+    int matcher_timeout_ms;              //  MEGLE_MATCHER_TIMEOUT_MS
+    char ip_salt[CONFIG_STR_MAX];        //  MEGLE_IP_SALT (default random)
+} config_t;
+
+//  Fill *config from defaults, then the environment, then argv (flags
+//  "--name value" or "--name=value"). `who` is CONFIG_GATEWAY, ... and
+//  selects the knobs this binary accepts; others are refused.
+//  Returns 0 on success; 1 if --help was given (usage printed to stdout);
+//  -1 on a bad value or unknown flag, with the reason in err.
+int config_load (config_t *config, unsigned who, int argc, char **argv,
+                 char *err, size_t err_size);
+
+//  Print the usage of binary `who` (every knob, its env name, flag,
+//  default and help text) to the stream (a FILE *).
+void config_usage (unsigned who, const char *prog, void *stream);
+
+//  Parse a log level name ("debug", "info", "warn", "error"). Returns the
+//  level or -1.
+int config_log_level (const char *name);
+
+#endif
