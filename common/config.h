@@ -18,41 +18,41 @@
 #define CONFIG_STR_MAX 256
 
 typedef enum {
-    LOG_DEBUG = 0,
-    LOG_INFO = 1,
-    LOG_WARN = 2,
-    LOG_ERROR = 3,
+    MEGLE_LOG_DEBUG = 0,
+    MEGLE_LOG_INFO = 1,
+    MEGLE_LOG_WARN = 2,
+    MEGLE_LOG_ERROR = 3,
 } log_level_t;
 
 typedef struct {
     //  all
-    int log_level;                       //  MEGLE_LOG_LEVEL debug|info|...
+    int log_level; //  MEGLE_LOG_LEVEL debug|info|...
     //  matcher
-    char redis_url[CONFIG_STR_MAX];      //  MEGLE_REDIS_URL
-    char redis_host[CONFIG_STR_MAX];     //  parsed from redis_url ("" if
-    int redis_port;                      //  unix socket)
-    char redis_unix[CONFIG_STR_MAX];     //  parsed: socket path or ""
-    char tap[CONFIG_STR_MAX];            //  MEGLE_TAP ("" = no tap socket)
-    int match_ttl;                       //  MEGLE_MATCH_TTL, seconds
-    int session_ttl;                     //  MEGLE_SESSION_TTL, seconds
-    int gateway_timeout_ms;              //  MEGLE_GATEWAY_TIMEOUT_MS
-    char matcher_id[CONFIG_STR_MAX];     //  MEGLE_MATCHER_ID (default
-                                         //  "m-<random>")
+    char redis_url[CONFIG_STR_MAX];  //  MEGLE_REDIS_URL
+    char redis_host[CONFIG_STR_MAX]; //  parsed from redis_url ("" if
+    int redis_port;                  //  unix socket)
+    char redis_unix[CONFIG_STR_MAX]; //  parsed: socket path or ""
+    char tap[CONFIG_STR_MAX];        //  MEGLE_TAP ("" = no tap socket)
+    int match_ttl;                   //  MEGLE_MATCH_TTL, seconds
+    int session_ttl;                 //  MEGLE_SESSION_TTL, seconds
+    int gateway_timeout_ms;          //  MEGLE_GATEWAY_TIMEOUT_MS
+    char matcher_id[CONFIG_STR_MAX]; //  MEGLE_MATCHER_ID (default
+                                     //  "m-<random>")
     //  gateway and matcher
-    char bus_in[CONFIG_STR_MAX];         //  MEGLE_BUS_IN
-    char bus_out[CONFIG_STR_MAX];        //  MEGLE_BUS_OUT
-    int bus_hwm;                         //  MEGLE_BUS_HWM
-    int heartbeat_ms;                    //  MEGLE_HEARTBEAT_MS
+    char bus_in[CONFIG_STR_MAX];  //  MEGLE_BUS_IN
+    char bus_out[CONFIG_STR_MAX]; //  MEGLE_BUS_OUT
+    int bus_hwm;                  //  MEGLE_BUS_HWM
+    int heartbeat_ms;             //  MEGLE_HEARTBEAT_MS
     //  gateway
-    char http[CONFIG_STR_MAX];           //  MEGLE_HTTP host:port
-    char http_host[CONFIG_STR_MAX];      //  parsed from http
-    int http_port;                       //  parsed from http (0 = any)
-    char gateway_id[CONFIG_STR_MAX];     //  MEGLE_GATEWAY_ID (default
-                                         //  "gw-<random>")
-    char web_root[CONFIG_STR_MAX];       //  MEGLE_WEB_ROOT
-    int max_message;                     //  MEGLE_MAX_MESSAGE, bytes
-    int matcher_timeout_ms;              //  MEGLE_MATCHER_TIMEOUT_MS
-    char ip_salt[CONFIG_STR_MAX];        //  MEGLE_IP_SALT (default random)
+    char http[CONFIG_STR_MAX];       //  MEGLE_HTTP host:port
+    char http_host[CONFIG_STR_MAX];  //  parsed from http
+    int http_port;                   //  parsed from http (0 = any)
+    char gateway_id[CONFIG_STR_MAX]; //  MEGLE_GATEWAY_ID (default
+                                     //  "gw-<random>")
+    char web_root[CONFIG_STR_MAX];   //  MEGLE_WEB_ROOT
+    int max_message;                 //  MEGLE_MAX_MESSAGE, bytes
+    int matcher_timeout_ms;          //  MEGLE_MATCHER_TIMEOUT_MS
+    char ip_salt[CONFIG_STR_MAX];    //  MEGLE_IP_SALT (default random)
 } config_t;
 
 //  Fill *config from defaults, then the environment, then argv (flags

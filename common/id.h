@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ID_BYTES  16
-#define ID_STRLEN (ID_BYTES * 2) //  hex digits, without the NUL
+#define ID_BYTES       16
+#define ID_STRLEN      (ID_BYTES * 2) //  hex digits, without the NUL
+#define ID_GATEWAY_MAX 64             //  longest gateway id, without the NUL
 
 //  Write a new random id (ID_STRLEN hex digits + NUL) into out, which must
 //  hold ID_STRLEN + 1 bytes. Returns 0, or -1 if the CSPRNG failed.
@@ -20,6 +21,10 @@ int id_new (char *out);
 //  True if s (of length len) is a well-formed id: exactly ID_STRLEN
 //  lower-case hex digits.
 int id_valid (const char *s, size_t len);
+
+//  True if s (of length len) is a well-formed gateway id: 1..ID_GATEWAY_MAX
+//  characters of [A-Za-z0-9._-] (so never "*", the broadcast topic).
+int id_gateway_valid (const char *s, size_t len);
 
 //  Fill buf with len random bytes from the CSPRNG. Returns 0 or -1.
 int id_random (void *buf, size_t len);

@@ -30,10 +30,10 @@ void log_emit (int level, const char *fmt, ...)
         if (log_enabled (level))                                               \
             log_emit (level, __VA_ARGS__);                                     \
     } while (0)
-#define log_debug(...) log_at (LOG_DEBUG, __VA_ARGS__)
-#define log_info(...)  log_at (LOG_INFO, __VA_ARGS__)
-#define log_warn(...)  log_at (LOG_WARN, __VA_ARGS__)
-#define log_error(...) log_at (LOG_ERROR, __VA_ARGS__)
+#define log_debug(...) log_at (MEGLE_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_at (MEGLE_LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_at (MEGLE_LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_at (MEGLE_LOG_ERROR, __VA_ARGS__)
 
 //  A libwebsockets log sink: maps lws levels (LLL_ERR, LLL_WARN, ...) to
 //  ours and strips the trailing newline. Pass to lws_set_log_level.

@@ -57,14 +57,14 @@ typedef enum {
 
 typedef struct {
     uint8_t version;
-    uint8_t kind;                        //  frame_kind_t
-    char gateway[FRAME_ID_MAX + 1];      //  NUL-terminated
-    char session[FRAME_ID_MAX + 1];      //  NUL-terminated
-    char peer[FRAME_ID_MAX + 1];         //  NUL-terminated
-    char match[FRAME_ID_MAX + 1];        //  NUL-terminated
+    uint8_t kind;                   //  frame_kind_t
+    char gateway[FRAME_ID_MAX + 1]; //  NUL-terminated
+    char session[FRAME_ID_MAX + 1]; //  NUL-terminated
+    char peer[FRAME_ID_MAX + 1];    //  NUL-terminated
+    char match[FRAME_ID_MAX + 1];   //  NUL-terminated
     uint32_t flags;
-    char type[FRAME_TYPE_MAX + 1];       //  NUL-terminated
-    uint8_t *payload;                    //  owned by the frame; may be NULL
+    char type[FRAME_TYPE_MAX + 1]; //  NUL-terminated
+    uint8_t *payload;              //  owned by the frame; may be NULL
     size_t payload_len;
     uint64_t time_ms;
 } frame_t;
@@ -100,7 +100,7 @@ frame_t *frame_decode (const uint8_t *data, size_t size, char *err,
 //  The kind's name ("signal", "matched", ...) or NULL if unknown.
 const char *frame_kind_name (int kind);
 
-//  Append one JSON object describing the frame to buf (NUL-terminated,
+//  Write one JSON object describing the frame into buf (NUL-terminated,
 //  never overflowing buf_size; truncated output still ends with "}").
 //  payload_max limits how many payload bytes are shown (0 = none, SIZE_MAX
 //  = all); payloads are shown as JSON strings. Used by logs and megle-tap.

@@ -1,1 +1,11 @@
-#  matcher tests
+#  matcher tests: the Lua scripts (the embedded strings megle-matcher runs)
+#  against a private redis-server that the suite starts and stops itself.
+
+find_program (REDIS_SERVER redis-server)
+add_executable (test_lua test_lua.c)
+target_link_libraries (test_lua PRIVATE megle_matcher_core PkgConfig::HIREDIS
+                       PkgConfig::CHECK project_options)
+if (REDIS_SERVER)
+    add_test (NAME redis.lua COMMAND test_lua ${REDIS_SERVER})
+    set_tests_properties (redis.lua PROPERTIES TIMEOUT 120)
+endif ()

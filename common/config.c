@@ -1,0 +1,462 @@
+//  config - the one table of knobs, and the loader that fills config_t from
+//  defaults, then MEGLE_* environment variables, then command-line flags.
+//
+//  Every value is collected first (the last source wins) and checked once,
+//  so a bad value is reported under the name it came from: the environment
+//  variable or the flag. Knobs of other binaries are ignored in the
+//  environment (one compose environment serves them all) and refused as
+//  flags.
+
+#include "config.h"
+#include "id.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALL          (CONFIG_GATEWAY | CONFIG_MATCHER | CONFIG_TAP)
+#define GW           CONFIG_GATEWAY
+#define MT           CONFIG_MATCHER
+#define TP           CONFIG_TAP
+#define NAME_MAX_LEN 40 //  longest "MEGLE_..." or "--..." name, with NUL
+
+typedef enum { KNOB_STR, KNOB_INT, KNOB_LEVEL } knob_type_t;
+
+//  Checks a string value once it is stored; may fill derived fields.
+//  Writes the reason (without the knob's name) to why and returns -1.
+typedef int (check_fn) (config_t *config, const char *value, char *why,
+                        size_t why_size);
+
+typedef struct {
+    const char *name;       //  NAME: env MEGLE_NAME, flag --name
+    knob_type_t type;       //  how the value is parsed
+    size_t offset;          //  field in config_t
+    const char *fallback;   //  default, as text
+    long min, max;          //  KNOB_INT range
+    unsigned who;           //  binaries that accept it
+    const char *gen_prefix; //  if not NULL, "" is replaced by
+    size_t gen_hex;         //  gen_prefix + gen_hex random hex digits
+    check_fn *check;        //  extra check of a string value, or NULL
+    const char *help;       //  one line for --help
+} knob_t;
+
+static check_fn s_check_redis, s_check_http, s_check_id, s_check_nonempty;
+
+#define F(field) offsetof (config_t, field)
+
+static const knob_t s_knobs[] = {
+    {"LOG_LEVEL", KNOB_LEVEL, F (log_level), "info", 0, 0, ALL, NULL, 0, NULL,
+     "minimum level logged: debug, info, warn or error"},
+    {"REDIS_URL", KNOB_STR, F (redis_url), "redis://127.0.0.1:6379", 0, 0, MT,
+     NULL, 0, s_check_redis, "redis://host[:port] or unix:///path/to.sock"},
+    {"TAP", KNOB_STR, F (tap), "tcp://127.0.0.1:5557", 0, 0, MT | TP, NULL, 0,
+     NULL, "ZeroMQ endpoint of the tap socket (matcher: \"\" = none)"},
+    {"MATCH_TTL", KNOB_INT, F (match_ttl), "600", 10, 86400, MT, NULL, 0, NULL,
+     "lifetime of a match in Redis, seconds"},
+    {"SESSION_TTL", KNOB_INT, F (session_ttl), "86400", 60, 604800, MT, NULL, 0,
+     NULL, "lifetime of an idle session in Redis, seconds"},
+    {"GATEWAY_TIMEOUT_MS", KNOB_INT, F (gateway_timeout_ms), "5000", 500,
+     600000, MT, NULL, 0, NULL,
+     "a gateway silent this long is declared dead, ms"},
+    {"MATCHER_ID", KNOB_STR, F (matcher_id), "", 0, 0, MT, "m-", 8, s_check_id,
+     "name of this matcher in logs: 1..64 of [A-Za-z0-9._-]"},
+    {"BUS_IN", KNOB_STR, F (bus_in), "tcp://127.0.0.1:5555", 0, 0, GW | MT,
+     NULL, 0, s_check_nonempty,
+     "endpoint the matcher binds and gateways PUSH to"},
+    {"BUS_OUT", KNOB_STR, F (bus_out), "tcp://127.0.0.1:5556", 0, 0, ALL, NULL,
+     0, s_check_nonempty, "endpoint the matcher PUBlishes on, gateways SUB to"},
+    {"BUS_HWM", KNOB_INT, F (bus_hwm), "100000", 1000, 10000000, GW | MT, NULL,
+     0, NULL, "ZeroMQ high-water mark of the bus sockets, messages"},
+    {"HEARTBEAT_MS", KNOB_INT, F (heartbeat_ms), "1000", 50, 60000, GW | MT,
+     NULL, 0, NULL, "interval of gateway heartbeats and matcher checks, ms"},
+    {"HTTP", KNOB_STR, F (http), "127.0.0.1:8080", 0, 0, GW, NULL, 0,
+     s_check_http, "HTTP/WebSocket listen address: host:port or [v6]:port"},
+    {"GATEWAY_ID", KNOB_STR, F (gateway_id), "", 0, 0, GW, "gw-", 8, s_check_id,
+     "bus topic of this gateway: 1..64 of [A-Za-z0-9._-]"},
+    {"WEB_ROOT", KNOB_STR, F (web_root), "web", 0, 0, GW, NULL, 0,
+     s_check_nonempty, "directory of the static browser client"},
+    {"MAX_MESSAGE", KNOB_INT, F (max_message), "65536", 1024, 16777216, GW,
+     NULL, 0, NULL, "largest WebSocket message accepted, bytes"},
+    {"MATCHER_TIMEOUT_MS", KNOB_INT, F (matcher_timeout_ms), "5000", 500,
+     600000, GW, NULL, 0, NULL,
+     "no matcher heartbeat this long: gateway not ready, ms"},
+    {"IP_SALT", KNOB_STR, F (ip_salt), "", 0, 0, GW, "", 32, NULL,
+     "secret salt of IP hashes (same on every gateway)"},
+};
+
+#define KNOB_COUNT (sizeof s_knobs / sizeof s_knobs[0])
+
+typedef enum { SRC_DEFAULT, SRC_ENV, SRC_FLAG } source_t;
+
+static void
+s_env_name (const knob_t *knob, char *buf, size_t size)
+{
+    snprintf (buf, size, "MEGLE_%s", knob->name);
+}
+
+static void
+s_flag_name (const knob_t *knob, char *buf, size_t size)
+{
+    size_t n = snprintf (buf, size, "--%s", knob->name) < 0 ? 0 : 2;
+    for (; n < size && buf[n]; n++) {
+        if (buf[n] == '_')
+            buf[n] = '-';
+        else if (buf[n] >= 'A' && buf[n] <= 'Z')
+            buf[n] = (char) (buf[n] - 'A' + 'a');
+    }
+}
+
+static void
+s_source_name (const knob_t *knob, source_t source, char *buf, size_t size)
+{
+    if (source == SRC_FLAG)
+        s_flag_name (knob, buf, size);
+    else if (source == SRC_ENV)
+        s_env_name (knob, buf, size);
+    else
+        snprintf (buf, size, "default of MEGLE_%s", knob->name);
+}
+
+static const char *
+s_binary_name (unsigned who)
+{
+    if (who & CONFIG_GATEWAY)
+        return "megle-gateway";
+    if (who & CONFIG_MATCHER)
+        return "megle-matcher";
+    return "megle-tap";
+}
+
+int
+config_log_level (const char *name)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp (name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+//  Strict decimal integer: the whole string, no blanks, within [min, max].
+static int
+s_parse_int (const char *s, long min, long max, long *out)
+{
+    if (*s == '\0' || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')))
+        return -1;
+    char *end;
+    errno = 0;
+    long value = strtol (s, &end, 10);
+    if (errno || *end != '\0' || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+static int
+s_host_char (char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+           || (c >= 'A' && c <= 'Z') || c == '.' || c == '-' || c == '_';
+}
+
+//  Split "host:port" or "[v6]:port" (the port optional if default_port >=
+//  0) into host (without brackets) and port in [min_port, 65535].
+static int
+s_parse_hostport (const char *s, long default_port, long min_port, char *host,
+                  int *port)
+{
+    const char *host_start = s, *host_end, *rest;
+    if (*s == '[') {
+        host_start = s + 1;
+        host_end = strchr (host_start, ']');
+        if (!host_end || host_end == host_start)
+            return -1;
+        for (const char *p = host_start; p < host_end; p++)
+            if (!(*p == ':' || *p == '.' || (*p >= '0' && *p <= '9')
+                  || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+                return -1;
+        rest = host_end + 1;
+    } else {
+        host_end = s;
+        while (s_host_char (*host_end))
+            host_end++;
+        if (host_end == host_start)
+            return -1;
+        rest = host_end;
+    }
+    long value = default_port;
+    if (*rest == ':') {
+        if (s_parse_int (rest + 1, min_port, 65535, &value) || rest[1] == '+'
+            || rest[1] == '-')
+            return -1;
+    } else if (*rest != '\0' || default_port < 0)
+        return -1;
+    size_t len = (size_t) (host_end - host_start);
+    if (len >= CONFIG_STR_MAX)
+        return -1;
+    memcpy (host, host_start, len);
+    host[len] = '\0';
+    *port = (int) value;
+    return 0;
+}
+
+static int
+s_check_redis (config_t *config, const char *value, char *why, size_t why_size)
+{
+    if (strncmp (value, "unix://", 7) == 0 && value[7] == '/'
+        && value[8] != '\0') {
+        snprintf (config->redis_unix, CONFIG_STR_MAX, "%s", value + 7);
+        config->redis_host[0] = '\0';
+        config->redis_port = 0;
+        return 0;
+    }
+    if (strncmp (value, "redis://", 8) == 0) {
+        //  A trailing "/" is harmless; a database number or credentials
+        //  are not supported and refused rather than ignored.
+        char hostport[CONFIG_STR_MAX];
+        snprintf (hostport, sizeof hostport, "%s", value + 8);
+        size_t len = strlen (hostport);
+        if (len > 0 && hostport[len - 1] == '/')
+            hostport[len - 1] = '\0';
+        if (s_parse_hostport (hostport, 6379, 1, config->redis_host,
+                              &config->redis_port)
+            == 0) {
+            config->redis_unix[0] = '\0';
+            return 0;
+        }
+    }
+    snprintf (why, why_size,
+              "%s is not redis://host[:port] or unix:///path/to.sock", value);
+    return -1;
+}
+
+static int
+s_check_http (config_t *config, const char *value, char *why, size_t why_size)
+{
+    if (s_parse_hostport (value, -1, 0, config->http_host, &config->http_port)
+        == 0)
+        return 0;
+    snprintf (why, why_size, "%s is not host:port (port 0..65535)", value);
+    return -1;
+}
+
+static int
+s_check_id (config_t *config, const char *value, char *why, size_t why_size)
+{
+    (void) config;
+    if (*value == '\0' || id_gateway_valid (value, strlen (value)))
+        return 0; //  "" is replaced by a generated id
+    snprintf (why, why_size, "%s is not 1..%d characters of [A-Za-z0-9._-]",
+              value, ID_GATEWAY_MAX);
+    return -1;
+}
+
+static int
+s_check_nonempty (config_t *config, const char *value, char *why,
+                  size_t why_size)
+{
+    (void) config;
+    if (*value)
+        return 0;
+    snprintf (why, why_size, "must not be empty");
+    return -1;
+}
+
+//  Parse value into the knob's field. On error, writes "<source>: <why>".
+static int
+s_apply (config_t *config, const knob_t *knob, const char *value,
+         source_t source, char *err, size_t err_size)
+{
+    char why[CONFIG_STR_MAX + 96] = "";
+    char *field = (char *) config + knob->offset;
+    long number;
+    int level;
+    switch (knob->type) {
+    case KNOB_INT:
+        if (s_parse_int (value, knob->min, knob->max, &number) == 0) {
+            *(int *) field = (int) number;
+            return 0;
+        }
+        snprintf (why, sizeof why, "%.*s is not an integer in %ld..%ld",
+                  CONFIG_STR_MAX, value, knob->min, knob->max);
+        break;
+    case KNOB_LEVEL:
+        level = config_log_level (value);
+        if (level >= 0) {
+            *(int *) field = level;
+            return 0;
+        }
+        snprintf (why, sizeof why,
+                  "%.*s is not one of debug, info, warn, error", CONFIG_STR_MAX,
+                  value);
+        break;
+    case KNOB_STR:
+        if (strlen (value) >= CONFIG_STR_MAX) {
+            snprintf (why, sizeof why, "value longer than %d bytes",
+                      CONFIG_STR_MAX - 1);
+            break;
+        }
+        memcpy (field, value, strlen (value) + 1);
+        if (!knob->check || knob->check (config, field, why, sizeof why) == 0)
+            return 0;
+        break;
+    }
+    char name[NAME_MAX_LEN + 32];
+    s_source_name (knob, source, name, sizeof name);
+    snprintf (err, err_size, "%s: %s", name, why);
+    return -1;
+}
+
+static int
+s_generate (config_t *config, const knob_t *knob, char *err, size_t err_size)
+{
+    char *field = (char *) config + knob->offset;
+    unsigned char bytes[CONFIG_STR_MAX / 2];
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen (knob->gen_prefix);
+    size_t digits = knob->gen_hex;
+    if (id_random (bytes, (digits + 1) / 2)) {
+        snprintf (err, err_size, "MEGLE_%s: no random bytes for a default",
+                  knob->name);
+        return -1;
+    }
+    memcpy (field, knob->gen_prefix, n);
+    for (size_t i = 0; i < digits; i++)
+        field[n + i] = hex[(bytes[i / 2] >> (i % 2 ? 0 : 4)) & 0x0f];
+    field[n + digits] = '\0';
+    return 0;
+}
+
+//  The knob whose flag is arg (after "--", up to '=' or the end), or NULL.
+static const knob_t *
+s_knob_by_flag (const char *arg, size_t len)
+{
+    for (size_t i = 0; i < KNOB_COUNT; i++) {
+        char flag[NAME_MAX_LEN];
+        s_flag_name (&s_knobs[i], flag, sizeof flag);
+        if (strlen (flag + 2) == len && memcmp (flag + 2, arg, len) == 0)
+            return &s_knobs[i];
+    }
+    return NULL;
+}
+
+int
+config_load (config_t *config, unsigned who, int argc, char **argv, char *err,
+             size_t err_size)
+{
+    const char *values[KNOB_COUNT];
+    source_t sources[KNOB_COUNT];
+    memset (config, 0, sizeof *config);
+    if (err_size > 0)
+        err[0] = '\0';
+    if ((who & ALL) == 0) {
+        snprintf (err, err_size, "config_load: no binary selected");
+        return -1;
+    }
+    for (size_t i = 0; i < KNOB_COUNT; i++) {
+        values[i] = s_knobs[i].fallback;
+        sources[i] = SRC_DEFAULT;
+        if (!(s_knobs[i].who & who))
+            continue;
+        char env[NAME_MAX_LEN];
+        s_env_name (&s_knobs[i], env, sizeof env);
+        const char *value = getenv (env);
+        if (value) {
+            values[i] = value;
+            sources[i] = SRC_ENV;
+        }
+    }
+    for (int a = 1; a < argc && argv; a++) {
+        const char *arg = argv[a];
+        if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
+            config_usage (who, argv[0], stdout);
+            return 1;
+        }
+        if (strncmp (arg, "--", 2) != 0) {
+            snprintf (err, err_size, "%s: unexpected argument (see --help)",
+                      arg);
+            return -1;
+        }
+        const char *eq = strchr (arg + 2, '=');
+        size_t len = eq ? (size_t) (eq - arg - 2) : strlen (arg + 2);
+        const knob_t *knob = s_knob_by_flag (arg + 2, len);
+        if (!knob) {
+            snprintf (err, err_size, "%.*s: unknown option (see --help)",
+                      (int) len + 2, arg);
+            return -1;
+        }
+        if (!(knob->who & who)) {
+            snprintf (err, err_size, "%.*s: not an option of %s (see --help)",
+                      (int) len + 2, arg, s_binary_name (who));
+            return -1;
+        }
+        size_t i = (size_t) (knob - s_knobs);
+        if (eq)
+            values[i] = eq + 1;
+        else if (a + 1 < argc)
+            values[i] = argv[++a];
+        else {
+            snprintf (err, err_size, "%s: missing value", arg);
+            return -1;
+        }
+        sources[i] = SRC_FLAG;
+    }
+    for (size_t i = 0; i < KNOB_COUNT; i++) {
+        const knob_t *knob = &s_knobs[i];
+        if (s_apply (config, knob, values[i], sources[i], err, err_size))
+            return -1;
+        if ((knob->who & who) && knob->gen_prefix
+            && ((char *) config + knob->offset)[0] == '\0'
+            && s_generate (config, knob, err, err_size))
+            return -1;
+    }
+    return 0;
+}
+
+static void
+s_usage_group (FILE *out, unsigned who, unsigned mask, const char *title)
+{
+    int shown = 0;
+    for (size_t i = 0; i < KNOB_COUNT; i++) {
+        const knob_t *knob = &s_knobs[i];
+        if (knob->who != mask || !(knob->who & who))
+            continue;
+        if (!shown++)
+            fprintf (out, "\n%s:\n", title);
+        char flag[NAME_MAX_LEN], env[NAME_MAX_LEN];
+        char shown_default[CONFIG_STR_MAX];
+        s_flag_name (knob, flag, sizeof flag);
+        s_env_name (knob, env, sizeof env);
+        if (knob->gen_prefix)
+            snprintf (shown_default, sizeof shown_default, "%s<%zu random hex>",
+                      knob->gen_prefix, knob->gen_hex);
+        else if (knob->type == KNOB_INT)
+            snprintf (shown_default, sizeof shown_default, "%s (%ld..%ld)",
+                      knob->fallback, knob->min, knob->max);
+        else
+            snprintf (shown_default, sizeof shown_default, "\"%s\"",
+                      knob->fallback);
+        fprintf (out, "  %-22s %-26s %s\n", flag, env, shown_default);
+        fprintf (out, "  %-22s %s\n", "", knob->help);
+    }
+}
+
+void
+config_usage (unsigned who, const char *prog, void *stream)
+{
+    FILE *out = stream ? stream : stdout;
+    fprintf (out,
+             "Usage: %s [--flag value | --flag=value]...\n"
+             "Each flag is also an environment variable; the flag wins.\n"
+             "\n  %-22s %-26s %s\n",
+             prog ? prog : s_binary_name (who), "flag", "environment",
+             "default");
+    s_usage_group (out, who, ALL, "Every binary");
+    s_usage_group (out, who, GW | MT, "Gateway and matcher (the bus)");
+    s_usage_group (out, who, MT | TP, "Matcher and tap");
+    s_usage_group (out, who, GW, "Gateway");
+    s_usage_group (out, who, MT, "Matcher");
+    s_usage_group (out, who, TP, "Tap");
+    fprintf (out, "\n  %-22s %s\n", "--help, -h", "print this and exit");
+}

@@ -1,0 +1,713 @@
+//  engine - frame handling and routing for megle-matcher (see engine.h).
+//
+//  Each inbound frame becomes a job (the decoded frame plus what the reply
+//  handler needs), handed to the store with the script for its kind. The
+//  store pipelines calls; replies come back in order and their handlers
+//  publish in order. A job is freed by its reply handler, or kept in the
+//  backlog while Redis is down if its effect must not be lost.
+
+#include "engine.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
+#include <hiredis/hiredis.h>
+
+#include "common/clock.h"
+#include "common/id.h"
+#include "common/log.h"
+#include "proto/frame.h"
+#include "gateways.h"
+#include "publisher.h"
+#include "ratelog.h"
+#include "scripts.h"
+#include "store.h"
+
+#define DRAIN_MAX     1024  //  frames read per wake-up
+#define BACKLOG_MAX   65536 //  jobs kept while Redis is down
+#define STOP_CHECK_MS 100   //  how often the stop flag is read
+#define STOP_WAIT_MS  1000  //  how long to wait for replies when stopping
+
+struct _engine_t {
+    const config_t *config;
+    volatile sig_atomic_t *stop;
+    zloop_t *loop;
+    zsock_t *pull;          //  bus_in: frames from gateways
+    publisher_t *pub;       //  bus_out: frames to gateways
+    store_t *store;         //  Redis
+    gateways_t *gateways;   //  liveness table
+    zlist_t *backlog;       //  job_t *: OPEN/CLOSE/BYE while Redis is down
+    int stopping;           //  stop flag seen: no more reading
+    uint64_t stop_deadline; //  monotonic ms
+    uint64_t n_bad;         //  corrupt, multi-part or unexpected frames
+    uint64_t n_unavailable; //  ERROR unavailable answers
+    uint64_t n_backlog_drops;
+    ratelog_t limit_bad;
+    ratelog_t limit_backlog;
+};
+
+//  One inbound frame on its way through Redis.
+typedef struct {
+    engine_t *engine;
+    frame_t *frame;  //  owned; for FIND, frame->match holds the new match id
+    char before[24]; //  gw_dead's dead_before_ms ("" = unconditional)
+} s_job_t;
+
+static int
+s_id_ok (const char *id)
+{
+    return id_valid (id, strlen (id));
+}
+
+static void
+s_log_frame (const char *dir, const frame_t *frame)
+{
+    if (!log_enabled (MEGLE_LOG_DEBUG))
+        return;
+    char json[512];
+    frame_to_json (frame, json, sizeof json, 64);
+    log_debug ("%s %s", dir, json);
+}
+
+static s_job_t *
+s_job_new (engine_t *self, frame_t **frame_p)
+{
+    s_job_t *job = (s_job_t *) calloc (1, sizeof *job);
+    if (!job) {
+        frame_destroy (frame_p);
+        return NULL;
+    }
+    job->engine = self;
+    job->frame = *frame_p;
+    *frame_p = NULL;
+    return job;
+}
+
+static void
+s_job_destroy (s_job_t **job_p)
+{
+    s_job_t *job = *job_p;
+    if (!job)
+        return;
+    frame_destroy (&job->frame);
+    free (job);
+    *job_p = NULL;
+}
+
+static void s_on_reply (redisReply *reply, void *arg);
+
+//  Send the job's script. Returns 0 (the reply handler owns the job now)
+//  or -1 (the caller still owns it).
+static int
+s_issue (engine_t *self, s_job_t *job)
+{
+    frame_t *f = job->frame;
+    const char *argv[6];
+    size_t lens[6];
+    int argc = 0;
+    int script;
+    char now[24], session_ttl[16], match_ttl[16];
+    snprintf (session_ttl, sizeof session_ttl, "%d", self->config->session_ttl);
+    snprintf (match_ttl, sizeof match_ttl, "%d", self->config->match_ttl);
+#define ARG(s, n)                                                              \
+    do {                                                                       \
+        argv[argc] = (s);                                                      \
+        lens[argc] = (n);                                                      \
+        argc++;                                                                \
+    } while (0)
+#define ARGS(s) ARG (s, strlen (s))
+    switch (f->kind) {
+    case FRAME_HELLO:
+    case FRAME_HEARTBEAT:
+        script = SCRIPT_GW_BEAT;
+        snprintf (now, sizeof now, "%" PRIu64, clock_wall_ms ());
+        ARGS (f->gateway);
+        ARGS (now);
+        break;
+    case FRAME_OPEN:
+        script = SCRIPT_OPEN;
+        ARGS (f->session);
+        ARGS (f->gateway);
+        ARG (f->payload ? (const char *) f->payload : "", f->payload_len);
+        ARGS (session_ttl);
+        break;
+    case FRAME_FIND:
+        script = SCRIPT_FIND;
+        ARGS (f->session);
+        ARGS (f->gateway);
+        ARGS (f->match);
+        ARGS (match_ttl);
+        ARGS (session_ttl);
+        break;
+    case FRAME_SIGNAL:
+        script = SCRIPT_ROUTE;
+        ARGS (f->session);
+        ARGS (f->peer);
+        ARGS (f->match);
+        break;
+    case FRAME_LEAVE:
+        script = SCRIPT_LEAVE;
+        ARGS (f->session);
+        ARGS (f->peer);
+        ARGS (session_ttl);
+        break;
+    case FRAME_CLOSE:
+        script = SCRIPT_CLOSE;
+        ARGS (f->session);
+        ARGS (f->gateway);
+        break;
+    case FRAME_BYE:
+        script = SCRIPT_GW_DEAD;
+        ARGS (f->gateway);
+        ARGS (job->before);
+        break;
+    default:
+        return -1;
+    }
+#undef ARGS
+#undef ARG
+    return store_eval (self->store, script, argc, argv, lens, s_on_reply, job);
+}
+
+//  Redis cannot take the job: answer "unavailable" if the frame expects
+//  an answer; keep it for later if its effect must not be lost.
+static void
+s_unavailable (engine_t *self, s_job_t *job)
+{
+    frame_t *f = job->frame;
+    switch (f->kind) {
+    case FRAME_OPEN:
+    case FRAME_CLOSE:
+    case FRAME_BYE:
+        if (zlist_size (self->backlog) < BACKLOG_MAX
+            && zlist_append (self->backlog, job) == 0)
+            return;
+        self->n_backlog_drops++;
+        ratelog_warn (&self->limit_backlog,
+                      "redis down and backlog full: lost a %s frame of %s "
+                      "(%" PRIu64 " lost so far)",
+                      frame_kind_name (f->kind), f->gateway,
+                      self->n_backlog_drops);
+        break;
+    case FRAME_FIND:
+    case FRAME_SIGNAL:
+    case FRAME_LEAVE:
+        self->n_unavailable++;
+        publisher_error (self->pub, f->gateway, f->session, "unavailable");
+        break;
+    default:
+        break;
+    }
+    s_job_destroy (&job);
+}
+
+static void
+s_submit (engine_t *self, s_job_t *job)
+{
+    if (!job)
+        return;
+    if (store_ready (self->store) && s_issue (self, job) == 0)
+        return;
+    s_unavailable (self, job);
+}
+
+//  Close every session of gateway gw (BYE, or silence). before_ms = 0:
+//  unconditionally; else only if its last heartbeat in Redis is older.
+static void
+s_gateway_dead (engine_t *self, const char *gw, uint64_t before_ms)
+{
+    frame_t *frame = frame_new (FRAME_BYE);
+    if (!frame
+        || frame_set_str (frame->gateway, sizeof frame->gateway, gw,
+                          strlen (gw))) {
+        log_error ("cannot clean up gateway %s: out of memory", gw);
+        frame_destroy (&frame);
+        return;
+    }
+    s_job_t *job = s_job_new (self, &frame);
+    if (!job)
+        return;
+    if (before_ms)
+        snprintf (job->before, sizeof job->before, "%" PRIu64, before_ms);
+    s_submit (self, job);
+}
+
+static const char *
+s_str (const redisReply *reply, size_t index)
+{
+    if (index >= reply->elements)
+        return "";
+    const redisReply *element = reply->element[index];
+    if (element->type != REDIS_REPLY_STRING
+        && element->type != REDIS_REPLY_STATUS)
+        return "";
+    return element->str;
+}
+
+static void
+s_on_find (engine_t *self, const frame_t *f, const char *status,
+           const redisReply *reply)
+{
+    if (!strcmp (status, "matched")) {
+        const char *cand = s_str (reply, 1), *cand_gw = s_str (reply, 2);
+        const char *mid = s_str (reply, 3);
+        log_info ("match %s: %s on %s (initiator) + %s on %s", mid, f->session,
+                  f->gateway, cand, cand_gw);
+        publisher_emit (self->pub, FRAME_MATCHED, f->gateway, f->session, cand,
+                        mid, FRAME_F_INITIATOR, "", NULL, 0);
+        publisher_emit (self->pub, FRAME_MATCHED, cand_gw, cand, f->session,
+                        mid, 0, "", NULL, 0);
+    } else if (!strcmp (status, "waiting"))
+        publisher_emit (self->pub, FRAME_WAITING, f->gateway, f->session, "",
+                        "", 0, "", NULL, 0);
+    else if (!strcmp (status, "already_matched"))
+        publisher_error (self->pub, f->gateway, f->session, "already_matched");
+    else if (!strcmp (status, "gone")) {
+        log_warn ("session %s on %s: find for a session redis does not know "
+                  "(%s)",
+                  f->session, f->gateway, status);
+        publisher_error (self->pub, f->gateway, f->session, "internal");
+    } else
+        publisher_error (self->pub, f->gateway, f->session, "internal");
+}
+
+static void
+s_on_leave (engine_t *self, const frame_t *f, const char *status,
+            const redisReply *reply)
+{
+    if (!strcmp (status, "ended")) {
+        const char *partner = s_str (reply, 1), *partner_gw = s_str (reply, 2);
+        const char *mid = s_str (reply, 3);
+        log_info ("match %s ended: %s %s", mid, f->session,
+                  f->kind == FRAME_CLOSE ? "closed" : "left");
+        if (*partner_gw)
+            publisher_emit (self->pub, FRAME_PARTNER_LEFT, partner_gw, partner,
+                            f->session, mid, 0, "", NULL, 0);
+        if (f->kind == FRAME_LEAVE)
+            publisher_emit (self->pub, FRAME_ENDED, f->gateway, f->session,
+                            partner, mid, 0, "", NULL, 0);
+    } else if (f->kind == FRAME_CLOSE)
+        ; //  "closed": nobody to tell
+    else if (!strcmp (status, "unqueued"))
+        publisher_emit (self->pub, FRAME_ENDED, f->gateway, f->session, "", "",
+                        0, "", NULL, 0);
+    else if (!strcmp (status, "not_partner") || !strcmp (status, "not_matched"))
+        publisher_error (self->pub, f->gateway, f->session, status);
+    else
+        publisher_error (self->pub, f->gateway, f->session, "internal");
+}
+
+static void
+s_on_gw_dead (engine_t *self, const frame_t *f, const char *status,
+              const redisReply *reply)
+{
+    if (!strcmp (status, "alive")) {
+        log_info ("gateway %s: another matcher still hears it; kept",
+                  f->gateway);
+        gateways_beat (self->gateways, f->gateway, clock_mono_ms ());
+        return;
+    }
+    size_t told = 0;
+    for (size_t i = 1; i + 3 < reply->elements; i += 4) {
+        const char *partner = s_str (reply, i),
+                   *partner_gw = s_str (reply, i + 1);
+        const char *sid = s_str (reply, i + 2), *mid = s_str (reply, i + 3);
+        if (!strcmp (partner_gw, f->gateway))
+            continue;
+        publisher_emit (self->pub, FRAME_PARTNER_LEFT, partner_gw, partner, sid,
+                        mid, 0, "", NULL, 0);
+        told++;
+    }
+    log_info ("gateway %s cleaned up: %zu partners told", f->gateway, told);
+}
+
+static void
+s_on_reply (redisReply *reply, void *arg)
+{
+    s_job_t *job = (s_job_t *) arg;
+    engine_t *self = job->engine;
+    frame_t *f = job->frame;
+    if (!reply) {
+        s_unavailable (self, job);
+        return;
+    }
+    const char *status = NULL;
+    if (reply->type == REDIS_REPLY_ERROR)
+        log_error ("redis script for a %s frame of session %s failed: %s",
+                   frame_kind_name (f->kind), f->session, reply->str);
+    else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
+             || !*(status = s_str (reply, 0))) {
+        log_error ("redis: unexpected reply to a %s frame",
+                   frame_kind_name (f->kind));
+        status = NULL;
+    }
+    switch (f->kind) {
+    case FRAME_FIND:
+        s_on_find (self, f, status ? status : "error", reply);
+        break;
+    case FRAME_SIGNAL:
+        if (status && !strcmp (status, "ok"))
+            publisher_emit (self->pub, FRAME_DELIVER, s_str (reply, 1), f->peer,
+                            f->session, s_str (reply, 2), 0, f->type,
+                            f->payload, f->payload_len);
+        else if (status
+                 && (!strcmp (status, "not_partner")
+                     || !strcmp (status, "not_matched")))
+            publisher_error (self->pub, f->gateway, f->session, status);
+        else
+            publisher_error (self->pub, f->gateway, f->session, "internal");
+        break;
+    case FRAME_LEAVE:
+    case FRAME_CLOSE:
+        if (status)
+            s_on_leave (self, f, status, reply);
+        else if (f->kind == FRAME_LEAVE)
+            publisher_error (self->pub, f->gateway, f->session, "internal");
+        break;
+    case FRAME_BYE:
+        if (status)
+            s_on_gw_dead (self, f, status, reply);
+        break;
+    default: //  OPEN, HELLO, HEARTBEAT: no answer
+        break;
+    }
+    s_job_destroy (&job);
+}
+
+static void
+s_on_beat (engine_t *self, frame_t *frame)
+{
+    int rc = gateways_beat (self->gateways, frame->gateway, clock_mono_ms ());
+    if (rc == 1)
+        log_info ("gateway %s up (%s)", frame->gateway,
+                  frame_kind_name (frame->kind));
+    else if (rc == 0 && frame->kind == FRAME_HELLO)
+        log_info ("gateway %s said hello again", frame->gateway);
+    if (!store_ready (self->store)) {
+        frame_destroy (&frame);
+        return;
+    }
+    s_job_t *job = s_job_new (self, &frame);
+    if (job && s_issue (self, job) != 0)
+        s_job_destroy (&job);
+}
+
+static void
+s_dispatch (engine_t *self, frame_t *frame)
+{
+    s_log_frame ("in", frame);
+    if (!gateways_id_valid (frame->gateway)) {
+        self->n_bad++;
+        ratelog_warn (&self->limit_bad,
+                      "dropped a %s frame with a bad gateway id",
+                      frame_kind_name (frame->kind));
+        frame_destroy (&frame);
+        return;
+    }
+    switch (frame->kind) {
+    case FRAME_HELLO:
+    case FRAME_HEARTBEAT:
+        s_on_beat (self, frame);
+        return;
+    case FRAME_BYE:
+        log_info ("gateway %s said bye", frame->gateway);
+        gateways_remove (self->gateways, frame->gateway);
+        s_gateway_dead (self, frame->gateway, 0);
+        frame_destroy (&frame);
+        return;
+    case FRAME_OPEN:
+    case FRAME_FIND:
+    case FRAME_SIGNAL:
+    case FRAME_LEAVE:
+    case FRAME_CLOSE:
+        break;
+    default:
+        self->n_bad++;
+        ratelog_warn (&self->limit_bad,
+                      "dropped an unexpected %s frame from %s",
+                      frame_kind_name (frame->kind), frame->gateway);
+        frame_destroy (&frame);
+        return;
+    }
+    if (!s_id_ok (frame->session)) {
+        self->n_bad++;
+        ratelog_warn (&self->limit_bad,
+                      "dropped a %s frame from %s with a bad session id",
+                      frame_kind_name (frame->kind), frame->gateway);
+        frame_destroy (&frame);
+        return;
+    }
+    int bad = 0;
+    if (frame->kind == FRAME_SIGNAL)
+        bad = !s_id_ok (frame->peer)
+              || (*frame->match && !s_id_ok (frame->match));
+    else if (frame->kind == FRAME_LEAVE)
+        bad = *frame->peer && !s_id_ok (frame->peer);
+    if (bad) {
+        publisher_error (self->pub, frame->gateway, frame->session,
+                         "bad_field");
+        frame_destroy (&frame);
+        return;
+    }
+    if (frame->kind == FRAME_FIND && id_new (frame->match) != 0) {
+        log_error ("cannot make a match id: CSPRNG failed");
+        publisher_error (self->pub, frame->gateway, frame->session, "internal");
+        frame_destroy (&frame);
+        return;
+    }
+    s_submit (self, s_job_new (self, &frame));
+}
+
+//  Read every frame waiting on bus_in (up to DRAIN_MAX, then let the loop
+//  run timers and Redis I/O; zmq_poll reports the rest next time).
+static int
+s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    engine_t *self = (engine_t *) arg;
+    void *socket = zsock_resolve (reader);
+    for (int count = 0; count < DRAIN_MAX; count++) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, socket, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&msg);
+            break;
+        }
+        if (zmq_msg_more (&msg)) {
+            int parts = 1;
+            while (zmq_msg_more (&msg)) {
+                zmq_msg_close (&msg);
+                zmq_msg_init (&msg);
+                if (zmq_msg_recv (&msg, socket, ZMQ_DONTWAIT) == -1)
+                    break;
+                parts++;
+            }
+            zmq_msg_close (&msg);
+            self->n_bad++;
+            ratelog_warn (&self->limit_bad,
+                          "dropped a %d-part bus message (frames are one "
+                          "part)",
+                          parts);
+            continue;
+        }
+        char err[128] = "";
+        size_t size = zmq_msg_size (&msg);
+        frame_t *frame = frame_decode ((const uint8_t *) zmq_msg_data (&msg),
+                                       size, err, sizeof err);
+        zmq_msg_close (&msg);
+        if (!frame) {
+            self->n_bad++;
+            ratelog_warn (&self->limit_bad,
+                          "dropped a corrupt bus frame (%zu bytes): %s", size,
+                          err);
+            continue;
+        }
+        s_dispatch (self, frame);
+    }
+    return 0;
+}
+
+//  Every heartbeat_ms: tell gateways we live; bury the silent ones.
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    engine_t *self = (engine_t *) arg;
+    publisher_emit (self->pub, FRAME_PULSE, "*", "", self->config->matcher_id,
+                    "", 0, "", NULL, 0);
+    uint64_t now = clock_mono_ms ();
+    uint64_t timeout = (uint64_t) self->config->gateway_timeout_ms;
+    if (now <= timeout)
+        return 0;
+    zlist_t *dead = zlist_new ();
+    if (!dead)
+        return 0;
+    zlist_autofree (dead);
+    gateways_expire (self->gateways, now - timeout, dead);
+    for (const char *gw = (const char *) zlist_first (dead); gw;
+         gw = (const char *) zlist_next (dead)) {
+        log_warn ("gateway %s dead: no heartbeat for %" PRIu64 " ms", gw,
+                  timeout);
+        s_gateway_dead (self, gw, clock_wall_ms () - timeout);
+    }
+    zlist_destroy (&dead);
+    return 0;
+}
+
+static int
+s_on_stop_check (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) timer_id;
+    engine_t *self = (engine_t *) arg;
+    if (!*self->stop)
+        return 0;
+    if (!self->stopping) {
+        self->stopping = 1;
+        zloop_reader_end (loop, self->pull);
+        self->stop_deadline = clock_mono_ms () + STOP_WAIT_MS;
+        log_info ("stopping: waiting for %zu redis replies",
+                  store_pending (self->store));
+    }
+    if (store_pending (self->store) == 0
+        || clock_mono_ms () >= self->stop_deadline)
+        return -1;
+    return 0;
+}
+
+//  HGETALL {megle}:gws after a (re)connect: gateways that died while we
+//  were away are buried now; the others must beat within the timeout.
+static void
+s_on_gateways (redisReply *reply, void *arg)
+{
+    engine_t *self = (engine_t *) arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    uint64_t wall = clock_wall_ms ();
+    uint64_t timeout = (uint64_t) self->config->gateway_timeout_ms;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const char *gw = s_str (reply, i);
+        uint64_t last = strtoull (s_str (reply, i + 1), NULL, 10);
+        if (!gateways_id_valid (gw) || gateways_has (self->gateways, gw))
+            continue;
+        if (last + timeout < wall) {
+            log_warn ("gateway %s dead: last heartbeat %" PRIu64
+                      " ms ago, while the matcher was away",
+                      gw, wall - last);
+            s_gateway_dead (self, gw, wall - timeout);
+        } else {
+            log_info ("gateway %s known from redis; waiting for its heartbeat",
+                      gw);
+            gateways_beat (self->gateways, gw, clock_mono_ms ());
+        }
+    }
+}
+
+static void
+s_on_store_up (void *arg)
+{
+    engine_t *self = (engine_t *) arg;
+    size_t kept = zlist_size (self->backlog);
+    if (kept)
+        log_info ("replaying %zu frames kept while redis was down", kept);
+    s_job_t *job;
+    while ((job = (s_job_t *) zlist_first (self->backlog))) {
+        if (s_issue (self, job) != 0)
+            break;
+        zlist_pop (self->backlog);
+    }
+    const char *argv[] = {"HGETALL", SCRIPT_KEY_GATEWAYS};
+    size_t lens[] = {strlen (argv[0]), strlen (argv[1])};
+    store_command (self->store, 2, argv, lens, s_on_gateways, self);
+}
+
+engine_t *
+engine_new (const config_t *config, volatile sig_atomic_t *stop)
+{
+    assert (config);
+    assert (stop);
+    if (strlen (config->matcher_id) > FRAME_ID_MAX) {
+        log_error ("matcher_id is longer than %d characters", FRAME_ID_MAX);
+        return NULL;
+    }
+    engine_t *self = (engine_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->stop = stop;
+    self->loop = zloop_new ();
+    self->pull = zsock_new (ZMQ_PULL);
+    self->gateways = gateways_new ();
+    self->backlog = zlist_new ();
+    if (!self->loop || !self->pull || !self->gateways || !self->backlog) {
+        log_error ("out of memory creating the matcher");
+        engine_destroy (&self);
+        return NULL;
+    }
+    zsock_set_rcvhwm (self->pull, config->bus_hwm);
+    if (zsock_bind (self->pull, "%s", config->bus_in) == -1) {
+        log_error ("cannot bind bus_in %s: %s", config->bus_in,
+                   zmq_strerror (zmq_errno ()));
+        engine_destroy (&self);
+        return NULL;
+    }
+    self->pub = publisher_new (config->bus_out, config->bus_hwm);
+    if (!self->pub) {
+        engine_destroy (&self);
+        return NULL;
+    }
+    if (zloop_reader (self->loop, self->pull, s_on_pull, self) != 0
+        || zloop_timer (self->loop, (size_t) config->heartbeat_ms, 0,
+                        s_on_heartbeat, self)
+               == -1
+        || zloop_timer (self->loop, STOP_CHECK_MS, 0, s_on_stop_check, self)
+               == -1) {
+        log_error ("cannot set up the matcher's loop");
+        engine_destroy (&self);
+        return NULL;
+    }
+    self->store = store_new (self->loop, config, s_on_store_up, self);
+    if (!self->store) {
+        log_error ("out of memory creating the redis store");
+        engine_destroy (&self);
+        return NULL;
+    }
+    log_info ("matcher %s listening: bus_in %s, bus_out %s, redis %s",
+              config->matcher_id, config->bus_in, config->bus_out,
+              config->redis_url);
+    return self;
+}
+
+int
+engine_run (engine_t *self)
+{
+    assert (self);
+    while (1) {
+        //  -1: our stop check ended the run. 0: zmq_poll was interrupted
+        //  (our signal); go round so that the stop check can drain.
+        if (zloop_start (self->loop) == -1)
+            break;
+        if (zsys_interrupted) //  czmq's own handler: its loop won't run
+            break;
+    }
+    return 0;
+}
+
+void
+engine_destroy (engine_t **self_p)
+{
+    assert (self_p);
+    engine_t *self = *self_p;
+    if (!self)
+        return;
+    //  The store first: it answers its pending calls (NULL replies), which
+    //  may still publish or fill the backlog.
+    store_destroy (&self->store);
+    if (self->backlog) {
+        size_t lost = zlist_size (self->backlog);
+        if (lost)
+            log_warn ("redis never came back: %zu open/close frames lost",
+                      lost);
+        s_job_t *job;
+        while ((job = (s_job_t *) zlist_pop (self->backlog)))
+            s_job_destroy (&job);
+        zlist_destroy (&self->backlog);
+    }
+    if (self->n_bad || publisher_drops (self->pub) || self->n_unavailable
+        || self->n_backlog_drops)
+        log_info ("bus totals: %" PRIu64 " bad frames in, %" PRIu64
+                  " frames dropped out, %" PRIu64
+                  " unavailable answers, %" PRIu64
+                  " frames lost while redis was down",
+                  self->n_bad, publisher_drops (self->pub), self->n_unavailable,
+                  self->n_backlog_drops);
+    gateways_destroy (&self->gateways);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->pull);
+    publisher_destroy (&self->pub);
+    free (self);
+    *self_p = NULL;
+}

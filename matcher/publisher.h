@@ -1,0 +1,38 @@
+//  publisher - the matcher's bus_out: one ZeroMQ PUB socket on which every
+//  frame goes out as two parts, the destination gateway id + one 0x00
+//  byte (the topic; "*" for all gateways), then the frame_encode bytes.
+//  Sending never blocks: a frame the socket refuses is counted and
+//  reported (rate-limited), never waited for.
+
+#ifndef MEGLE_PUBLISHER_H
+#define MEGLE_PUBLISHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _publisher_t publisher_t;
+
+//  Bind a PUB socket on endpoint with the given send high-water mark.
+//  Returns NULL (reason logged) on failure.
+publisher_t *publisher_new (const char *endpoint, int hwm);
+
+//  Destroy the publisher and close its socket. NULL-safe; nulls *self_p.
+void publisher_destroy (publisher_t **self_p);
+
+//  Build a frame of `kind` (frame_kind_t) from these fields and publish it
+//  to gateway gw ("*" = all). Strings are copied; payload may be NULL when
+//  payload_len is 0. A frame that cannot be built is logged and dropped.
+void publisher_emit (publisher_t *self, int kind, const char *gw,
+                     const char *session, const char *peer, const char *match,
+                     uint32_t flags, const char *type, const void *payload,
+                     size_t payload_len);
+
+//  Publish ERROR to session on gw: type = code (one of docs/protocol.md's
+//  error codes), payload = a short human-readable message.
+void publisher_error (publisher_t *self, const char *gw, const char *session,
+                      const char *code);
+
+//  How many frames the socket refused so far.
+uint64_t publisher_drops (publisher_t *self);
+
+#endif

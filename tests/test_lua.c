@@ -1,0 +1,841 @@
+//  test_lua - the matcher's Lua scripts (matcher/lua, as embedded by
+//  megle_matcher_core) against a real redis-server: matching, routing,
+//  leaving, closing, gateway death, and the matching invariants under
+//  concurrency (8 processes, 1000 sessions, random closes).
+//
+//  The suite starts its own redis-server (no TCP port: a unix socket in a
+//  temporary directory) and kills it at exit, also when a test fails. The
+//  redis-server binary is argv[1] (default: redis-server on PATH).
+//  The fixture's state is file-static: Check's fixtures take no argument.
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <hiredis/hiredis.h>
+
+#include "scripts.h"
+
+#define WORKERS    8
+#define PER_WORKER 125 //  8 x 125 = 1000 sessions
+#define CHUNK      25  //  commands per pipelined round trip
+
+static pid_t s_redis_pid = -1;
+static pid_t s_owner_pid = -1; //  only this process stops redis
+static char s_dir[64];
+static char s_sock[128];
+static char s_sha[SCRIPT_COUNT][41];
+static redisContext *s_ctx; //  the current test's connection
+
+//  --------------------------------------------------------------------
+//  redis-server lifecycle
+
+static void
+s_redis_stop (void)
+{
+    if (getpid () != s_owner_pid || s_redis_pid <= 0)
+        return;
+    kill (s_redis_pid, SIGKILL);
+    waitpid (s_redis_pid, NULL, 0);
+    s_redis_pid = -1;
+    unlink (s_sock);
+    rmdir (s_dir);
+}
+
+static redisContext *
+s_connect (void)
+{
+    redisContext *c = redisConnectUnix (s_sock);
+    if (c && c->err) {
+        redisFree (c);
+        return NULL;
+    }
+    return c;
+}
+
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+//  Start redis-server and wait (deadline 10 s) until it answers PING.
+static int
+s_redis_start (const char *binary)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/megle-lua-XXXXXX");
+    if (!mkdtemp (s_dir))
+        return -1;
+    snprintf (s_sock, sizeof s_sock, "%s/redis.sock", s_dir);
+    s_owner_pid = getpid ();
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);       //  never outlive the suite
+        if (!freopen ("/dev/null", "w", stdout)) //  its banner is noise
+            _exit (127);
+        execlp (binary, binary, "--port", "0", "--bind", "127.0.0.1",
+                "--unixsocket", s_sock, "--save", "", "--appendonly", "no",
+                "--dir", s_dir, "--loglevel", "warning", (char *) NULL);
+        _exit (127);
+    }
+    s_redis_pid = pid;
+    atexit (s_redis_stop);
+    uint64_t deadline = s_now_ms () + 10000;
+    while (s_now_ms () < deadline) {
+        redisContext *c = s_connect ();
+        if (c) {
+            redisReply *r = (redisReply *) redisCommand (c, "PING");
+            int ok =
+                r && r->type == REDIS_REPLY_STATUS && !strcmp (r->str, "PONG");
+            freeReplyObject (r);
+            redisFree (c);
+            if (ok)
+                return 0;
+        }
+        if (waitpid (pid, NULL, WNOHANG) == pid) {
+            s_redis_pid = -1;
+            return -1; //  it died
+        }
+        //  Polling interval while waiting for the condition, not a sync.
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep (&pause, NULL);
+    }
+    return -1;
+}
+
+//  --------------------------------------------------------------------
+//  Helpers
+
+//  Load every script (SCRIPT LOAD of the embedded source) on c.
+static int
+s_load_scripts (redisContext *c)
+{
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        redisReply *r = (redisReply *) redisCommand (c, "SCRIPT LOAD %s",
+                                                     script_source (i));
+        if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+            fprintf (stderr, "SCRIPT LOAD %s: %s\n", script_name (i),
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : "?");
+            freeReplyObject (r);
+            return -1;
+        }
+        memcpy (s_sha[i], r->str, 41);
+        freeReplyObject (r);
+    }
+    return 0;
+}
+
+//  Build an EVALSHA command line for script with NULL-terminated ARGV.
+static int
+s_build (int script, va_list args, const char **argv, size_t *lens, int max)
+{
+    int argc = 0;
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = s_sha[script];
+    argv[argc++] = "2";
+    argv[argc++] = SCRIPT_KEY_QUEUE;
+    argv[argc++] = SCRIPT_KEY_GATEWAYS;
+    const char *arg;
+    while ((arg = va_arg (args, const char *)) && argc < max)
+        argv[argc++] = arg;
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen (argv[i]);
+    return argc;
+}
+
+//  Run script synchronously; caller frees the reply.
+static redisReply *
+s_eval (redisContext *c, int script, ...)
+{
+    const char *argv[16];
+    size_t lens[16];
+    va_list args;
+    va_start (args, script);
+    int argc = s_build (script, args, argv, lens, 16);
+    va_end (args);
+    return (redisReply *) redisCommandArgv (c, argc, argv, lens);
+}
+
+//  Queue script on c's pipeline (read the reply with redisGetReply).
+static void
+s_append (redisContext *c, int script, ...)
+{
+    const char *argv[16];
+    size_t lens[16];
+    va_list args;
+    va_start (args, script);
+    int argc = s_build (script, args, argv, lens, 16);
+    va_end (args);
+    redisAppendCommandArgv (c, argc, argv, lens);
+}
+
+static const char *
+s_el (const redisReply *r, size_t i)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements
+        || r->element[i]->type != REDIS_REPLY_STRING)
+        return "";
+    return r->element[i]->str;
+}
+
+//  Run script and check that its status (first element) is `expect`.
+#define EXPECT_STATUS(expect, ...)                                             \
+    do {                                                                       \
+        redisReply *r_ = s_eval (s_ctx, __VA_ARGS__, (char *) NULL);           \
+        ck_assert_ptr_nonnull (r_);                                            \
+        ck_assert_msg (r_->type == REDIS_REPLY_ARRAY, "not an array: %s",      \
+                       r_->type == REDIS_REPLY_ERROR ? r_->str : "?");         \
+        ck_assert_str_eq (s_el (r_, 0), expect);                               \
+        freeReplyObject (r_);                                                  \
+    } while (0)
+
+//  A session field, "" if missing (static buffer, valid until next call).
+static const char *
+s_field (const char *sid, const char *field)
+{
+    static char value[128];
+    redisReply *r =
+        (redisReply *) redisCommand (s_ctx, "HGET {megle}:s:%s %s", sid, field);
+    value[0] = 0;
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf (value, sizeof value, "%s", r->str);
+    freeReplyObject (r);
+    return value;
+}
+
+static long long
+s_int (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    redisReply *r = (redisReply *) redisvCommand (s_ctx, format, args);
+    va_end (args);
+    long long value = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject (r);
+    return value;
+}
+
+//  Count keys matching pattern (SCAN, never KEYS).
+static long
+s_count_keys (redisContext *c, const char *pattern)
+{
+    long count = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = (redisReply *) redisCommand (
+            c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject (r);
+            return -1;
+        }
+        snprintf (cursor, sizeof cursor, "%s", r->element[0]->str);
+        count += (long) r->element[1]->elements;
+        freeReplyObject (r);
+    } while (strcmp (cursor, "0"));
+    return count;
+}
+
+//  Deterministic, distinct, well-formed ids: 32 lower-case hex digits.
+static void
+s_make_id (char *out, unsigned a, unsigned b)
+{
+    snprintf (out, 33, "%08x%08x%08x%08x", a, b, (unsigned) rand (),
+              (unsigned) rand ());
+}
+
+static void
+s_open (const char *sid, const char *gw)
+{
+    EXPECT_STATUS ("ok", SCRIPT_OPEN, sid, gw, "iphash", "3600");
+}
+
+//  Make a and b (on gw_a, gw_b) a match; returns its id in mid.
+static void
+s_pair (const char *a, const char *gw_a, const char *b, const char *gw_b,
+        char *mid)
+{
+    char id[33];
+    s_make_id (id, 0xffff, 1);
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, gw_a, id, "600", "3600");
+    s_make_id (mid, 0xffff, 2);
+    redisReply *r =
+        s_eval (s_ctx, SCRIPT_FIND, b, gw_b, mid, "600", "3600", (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "matched");
+    ck_assert_str_eq (s_el (r, 1), a);
+    ck_assert_str_eq (s_el (r, 2), gw_a);
+    ck_assert_str_eq (s_el (r, 3), mid);
+    freeReplyObject (r);
+}
+
+static void
+s_setup (void)
+{
+    s_ctx = s_connect ();
+    ck_assert_ptr_nonnull (s_ctx);
+    freeReplyObject (redisCommand (s_ctx, "FLUSHALL"));
+    ck_assert_int_eq (s_load_scripts (s_ctx), 0);
+}
+
+static void
+s_teardown (void)
+{
+    redisFree (s_ctx);
+    s_ctx = NULL;
+}
+
+//  --------------------------------------------------------------------
+//  Tests
+
+START_TEST (test_find_pairs_two)
+{
+    char a[33], b[33], mid[33];
+    s_make_id (a, 1, 1);
+    s_make_id (b, 1, 2);
+    s_open (a, "gw-1");
+    s_open (b, "gw-2");
+    s_pair (a, "gw-1", b, "gw-2", mid);
+    ck_assert_str_eq (s_field (a, "state"), "matched");
+    ck_assert_str_eq (s_field (a, "partner"), b);
+    ck_assert_str_eq (s_field (a, "match"), mid);
+    ck_assert_str_eq (s_field (b, "state"), "matched");
+    ck_assert_str_eq (s_field (b, "partner"), a);
+    ck_assert_str_eq (s_field (b, "match"), mid);
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 0);
+    long long ttl = s_int ("TTL {megle}:m:%s", mid);
+    ck_assert (ttl > 0 && ttl <= 600);
+    ck_assert (s_int ("TTL {megle}:s:%s", a) > 0);
+    //  find while matched
+    EXPECT_STATUS ("already_matched", SCRIPT_FIND, a, "gw-1", mid, "600",
+                   "3600");
+    EXPECT_STATUS ("already_matched", SCRIPT_FIND, b, "gw-2", mid, "600",
+                   "3600");
+    ck_assert_str_eq (s_field (a, "partner"), b);
+}
+END_TEST
+
+START_TEST (test_double_find_queues_once)
+{
+    char a[33], b[33], c[33], mid[33];
+    s_make_id (a, 2, 1);
+    s_make_id (b, 2, 2);
+    s_make_id (c, 2, 3);
+    s_open (a, "gw-1");
+    s_open (b, "gw-1");
+    s_open (c, "gw-1");
+    s_make_id (mid, 2, 9);
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, "gw-1", mid, "600", "3600");
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, "gw-1", mid, "600", "3600");
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 1);
+    //  b takes a; c must not get a too
+    EXPECT_STATUS ("matched", SCRIPT_FIND, b, "gw-1", mid, "600", "3600");
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, c, "gw-1", mid, "600", "3600");
+    ck_assert_str_eq (s_field (a, "partner"), b);
+    ck_assert_str_eq (s_field (c, "state"), "waiting");
+    ck_assert_str_eq (s_field (c, "partner"), "");
+}
+END_TEST
+
+START_TEST (test_no_self_match_and_ghosts)
+{
+    char a[33], b[33], ghost[33], mid[33];
+    s_make_id (a, 3, 1);
+    s_make_id (b, 3, 2);
+    s_make_id (ghost, 3, 3);
+    s_make_id (mid, 3, 9);
+    s_open (a, "gw-1");
+    //  a stale queue entry of a itself while idle: a must not pop itself
+    freeReplyObject (redisCommand (s_ctx, "SADD {megle}:q %s", a));
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, "gw-1", mid, "600", "3600");
+    ck_assert_str_eq (s_field (a, "partner"), "");
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 1);
+    //  a session that expired but stayed queued is a ghost
+    freeReplyObject (redisCommand (s_ctx, "SADD {megle}:q %s", ghost));
+    s_open (b, "gw-2");
+    redisReply *r = s_eval (s_ctx, SCRIPT_FIND, b, "gw-2", mid, "600", "3600",
+                            (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "matched");
+    ck_assert_str_eq (s_el (r, 1), a);
+    freeReplyObject (r);
+    //  the ghost is never matched: a lone finder drops it and waits
+    char c[33];
+    s_make_id (c, 3, 4);
+    s_open (c, "gw-2");
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, c, "gw-2", mid, "600", "3600");
+    ck_assert_int_eq (s_int ("SISMEMBER {megle}:q %s", ghost), 0);
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 1);
+}
+END_TEST
+
+START_TEST (test_find_unknown_session)
+{
+    char a[33], mid[33];
+    s_make_id (a, 4, 1);
+    s_make_id (mid, 4, 2);
+    EXPECT_STATUS ("gone", SCRIPT_FIND, a, "gw-1", mid, "600", "3600");
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 0);
+}
+END_TEST
+
+START_TEST (test_open_is_idempotent)
+{
+    char a[33], mid[33];
+    s_make_id (a, 5, 1);
+    s_make_id (mid, 5, 2);
+    s_open (a, "gw-1");
+    ck_assert_str_eq (s_field (a, "state"), "idle");
+    ck_assert_str_eq (s_field (a, "ip"), "iphash");
+    ck_assert_int_eq (s_int ("SISMEMBER {megle}:gw:gw-1 %s", a), 1);
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, "gw-1", mid, "600", "3600");
+    EXPECT_STATUS ("exists", SCRIPT_OPEN, a, "gw-1", "other", "3600");
+    ck_assert_str_eq (s_field (a, "state"), "waiting");
+}
+END_TEST
+
+START_TEST (test_route)
+{
+    char a[33], b[33], c[33], mid[33], mid2[33];
+    s_make_id (a, 6, 1);
+    s_make_id (b, 6, 2);
+    s_make_id (c, 6, 3);
+    s_open (a, "gw-a");
+    s_open (b, "gw-b");
+    s_open (c, "gw-c");
+    EXPECT_STATUS ("not_matched", SCRIPT_ROUTE, a, b, "");
+    s_pair (a, "gw-a", b, "gw-b", mid);
+    redisReply *r = s_eval (s_ctx, SCRIPT_ROUTE, a, b, "", (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "ok");
+    ck_assert_str_eq (s_el (r, 1), "gw-b");
+    ck_assert_str_eq (s_el (r, 2), mid);
+    freeReplyObject (r);
+    r = s_eval (s_ctx, SCRIPT_ROUTE, b, a, mid, (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "ok");
+    ck_assert_str_eq (s_el (r, 1), "gw-a");
+    freeReplyObject (r);
+    EXPECT_STATUS ("not_partner", SCRIPT_ROUTE, a, c, "");
+    EXPECT_STATUS ("not_matched", SCRIPT_ROUTE, c, a, "");
+    //  a new match of the same two: the old match id is refused
+    EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600");
+    EXPECT_STATUS ("not_matched", SCRIPT_ROUTE, a, b, mid);
+    s_pair (a, "gw-a", b, "gw-b", mid2);
+    EXPECT_STATUS ("not_partner", SCRIPT_ROUTE, a, b, mid);
+    EXPECT_STATUS ("ok", SCRIPT_ROUTE, a, b, mid2);
+    //  a half-broken pair (partner no longer points back) routes nothing
+    freeReplyObject (
+        redisCommand (s_ctx, "HSET {megle}:s:%s partner %s", b, c));
+    EXPECT_STATUS ("not_matched", SCRIPT_ROUTE, a, b, "");
+}
+END_TEST
+
+START_TEST (test_leave)
+{
+    char a[33], b[33], c[33], mid[33];
+    s_make_id (a, 7, 1);
+    s_make_id (b, 7, 2);
+    s_make_id (c, 7, 3);
+    s_open (a, "gw-a");
+    s_open (b, "gw-b");
+    s_open (c, "gw-c");
+    EXPECT_STATUS ("not_matched", SCRIPT_LEAVE, a, "", "3600");
+    s_pair (a, "gw-a", b, "gw-b", mid);
+    EXPECT_STATUS ("not_partner", SCRIPT_LEAVE, a, c, "3600");
+    ck_assert_str_eq (s_field (a, "partner"), b);
+    redisReply *r = s_eval (s_ctx, SCRIPT_LEAVE, a, b, "3600", (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "ended");
+    ck_assert_str_eq (s_el (r, 1), b);
+    ck_assert_str_eq (s_el (r, 2), "gw-b");
+    ck_assert_str_eq (s_el (r, 3), mid);
+    freeReplyObject (r);
+    ck_assert_str_eq (s_field (a, "state"), "idle");
+    ck_assert_str_eq (s_field (a, "partner"), "");
+    ck_assert_str_eq (s_field (b, "state"), "idle");
+    ck_assert_str_eq (s_field (b, "match"), "");
+    ck_assert_int_eq (s_int ("EXISTS {megle}:m:%s", mid), 0);
+    EXPECT_STATUS ("not_matched", SCRIPT_LEAVE, b, "", "3600");
+    //  leaving the queue
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, "gw-a", mid, "600", "3600");
+    EXPECT_STATUS ("unqueued", SCRIPT_LEAVE, a, "", "3600");
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 0);
+    ck_assert_str_eq (s_field (a, "state"), "idle");
+    //  a left session is not matched afterwards
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, c, "gw-c", mid, "600", "3600");
+    ck_assert_str_eq (s_field (a, "state"), "idle");
+}
+END_TEST
+
+START_TEST (test_close)
+{
+    char a[33], b[33], c[33], d[33], mid[33];
+    s_make_id (a, 8, 1);
+    s_make_id (b, 8, 2);
+    s_make_id (c, 8, 3);
+    s_make_id (d, 8, 4);
+    s_open (a, "gw-a");
+    s_open (b, "gw-b");
+    s_open (c, "gw-c");
+    s_open (d, "gw-c");
+    //  a queued session that closes is never matched afterwards
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a, "gw-a", mid, "600", "3600");
+    EXPECT_STATUS ("closed", SCRIPT_CLOSE, a, "gw-a");
+    ck_assert_int_eq (s_int ("EXISTS {megle}:s:%s", a), 0);
+    ck_assert_int_eq (s_int ("SISMEMBER {megle}:gw:gw-a %s", a), 0);
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 0);
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, b, "gw-b", mid, "600", "3600");
+    //  a matched session that closes: its partner is reported, made idle
+    s_make_id (mid, 8, 9);
+    redisReply *r = s_eval (s_ctx, SCRIPT_FIND, c, "gw-c", mid, "600", "3600",
+                            (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "matched");
+    ck_assert_str_eq (s_el (r, 1), b);
+    freeReplyObject (r);
+    r = s_eval (s_ctx, SCRIPT_CLOSE, b, "gw-b", (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "ended");
+    ck_assert_str_eq (s_el (r, 1), c);
+    ck_assert_str_eq (s_el (r, 2), "gw-c");
+    ck_assert_str_eq (s_el (r, 3), mid);
+    freeReplyObject (r);
+    ck_assert_str_eq (s_field (c, "state"), "idle");
+    ck_assert_int_eq (s_int ("EXISTS {megle}:m:%s", mid), 0);
+    EXPECT_STATUS ("not_matched", SCRIPT_ROUTE, c, b, "");
+    //  c and d find each other, not the closed b
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, c, "gw-c", mid, "600", "3600");
+    r = s_eval (s_ctx, SCRIPT_FIND, d, "gw-c", mid, "600", "3600",
+                (char *) NULL);
+    ck_assert_str_eq (s_el (r, 1), c);
+    freeReplyObject (r);
+    //  closing an unknown session is harmless
+    EXPECT_STATUS ("closed", SCRIPT_CLOSE, a, "gw-a");
+}
+END_TEST
+
+START_TEST (test_gw_dead)
+{
+    char a1[33], a2[33], a3[33], a4[33], b1[33], mid[33], mid2[33];
+    s_make_id (a1, 9, 1);
+    s_make_id (a2, 9, 2);
+    s_make_id (a3, 9, 3);
+    s_make_id (a4, 9, 4);
+    s_make_id (b1, 9, 5);
+    for (int i = 0; i < 4; i++)
+        s_open (i == 0 ? a1 : i == 1 ? a2 : i == 2 ? a3 : a4, "gw-a");
+    s_open (b1, "gw-b");
+    s_pair (a1, "gw-a", b1, "gw-b", mid);  //  across gateways
+    s_pair (a3, "gw-a", a4, "gw-a", mid2); //  both on the dying one
+    EXPECT_STATUS ("waiting", SCRIPT_FIND, a2, "gw-a", mid, "600", "3600");
+    EXPECT_STATUS ("ok", SCRIPT_GW_BEAT, "gw-a", "1000");
+    EXPECT_STATUS ("ok", SCRIPT_GW_BEAT, "gw-b", "1000");
+    ck_assert_int_eq (s_int ("HEXISTS {megle}:gws gw-a"), 1);
+    //  heard at 1000: not dead for a deadline of 900
+    EXPECT_STATUS ("alive", SCRIPT_GW_DEAD, "gw-a", "900");
+    ck_assert_int_eq (s_int ("SCARD {megle}:gw:gw-a"), 4);
+    redisReply *r =
+        s_eval (s_ctx, SCRIPT_GW_DEAD, "gw-a", "2000", (char *) NULL);
+    ck_assert_str_eq (s_el (r, 0), "dead");
+    ck_assert_int_eq ((long) r->elements, 5); //  only b1 is told
+    ck_assert_str_eq (s_el (r, 1), b1);
+    ck_assert_str_eq (s_el (r, 2), "gw-b");
+    ck_assert_str_eq (s_el (r, 3), a1);
+    ck_assert_str_eq (s_el (r, 4), mid);
+    freeReplyObject (r);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:s:*"), 1);
+    ck_assert_int_eq (s_int ("EXISTS {megle}:gw:gw-a"), 0);
+    ck_assert_int_eq (s_int ("HEXISTS {megle}:gws gw-a"), 0);
+    ck_assert_int_eq (s_int ("HEXISTS {megle}:gws gw-b"), 1);
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 0);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:m:*"), 0);
+    ck_assert_str_eq (s_field (b1, "state"), "idle");
+    ck_assert_str_eq (s_field (b1, "partner"), "");
+    //  unconditional (BYE) on an empty gateway
+    EXPECT_STATUS ("dead", SCRIPT_GW_DEAD, "gw-a", "");
+    EXPECT_STATUS ("dead", SCRIPT_GW_DEAD, "gw-b", "");
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:*"), 0);
+}
+END_TEST
+
+//  One worker of the concurrency test: opens its sessions on gateway
+//  gw-<k>, then finds for all of them (some twice) and closes some at
+//  random, pipelined in chunks; records what it saw in megle-test:* keys.
+//  Exits 0 if every reply was well-formed.
+static void
+s_worker (int k)
+{
+    srand ((unsigned) (k * 7919 + 17));
+    redisContext *c = s_connect ();
+    if (!c || s_load_scripts (c))
+        _exit (1);
+    char gw[16];
+    snprintf (gw, sizeof gw, "gw-%d", k);
+    char sids[PER_WORKER][33];
+    for (int i = 0; i < PER_WORKER; i++)
+        s_make_id (sids[i], (unsigned) k, (unsigned) i);
+    for (int i = 0; i < PER_WORKER; i++)
+        s_append (c, SCRIPT_OPEN, sids[i], gw, "ip", "3600", (char *) NULL);
+    for (int i = 0; i < PER_WORKER; i++) {
+        redisReply *r;
+        if (redisGetReply (c, (void **) &r) != REDIS_OK
+            || strcmp (s_el (r, 0), "ok"))
+            _exit (2);
+        freeReplyObject (r);
+    }
+    //  Operations: find i, sometimes a second find, sometimes a close of
+    //  an earlier session (likely queued or freshly matched).
+    typedef struct {
+        int close;
+        int i;
+    } op_t;
+    op_t ops[PER_WORKER * 3];
+    int nops = 0;
+    for (int i = 0; i < PER_WORKER; i++) {
+        ops[nops++] = (op_t){0, i};
+        if (rand () % 4 == 0)
+            ops[nops++] = (op_t){0, rand () % (i + 1)};
+        if (rand () % 6 == 0)
+            ops[nops++] = (op_t){1, rand () % (i + 1)};
+    }
+    for (int start = 0; start < nops; start += CHUNK) {
+        int end = start + CHUNK < nops ? start + CHUNK : nops;
+        char mids[CHUNK][33];
+        for (int o = start; o < end; o++) {
+            const char *sid = sids[ops[o].i];
+            if (ops[o].close)
+                s_append (c, SCRIPT_CLOSE, sid, gw, (char *) NULL);
+            else {
+                s_make_id (mids[o - start], 0xf0000000u | (unsigned) k,
+                           (unsigned) o);
+                s_append (c, SCRIPT_FIND, sid, gw, mids[o - start], "600",
+                          "3600", (char *) NULL);
+            }
+        }
+        //  Read the chunk's replies first, then record what they said
+        //  (a command sent now would read a reply meant for the pipeline).
+        redisReply *replies[CHUNK];
+        for (int o = start; o < end; o++) {
+            redisReply *r;
+            if (redisGetReply (c, (void **) &r) != REDIS_OK
+                || r->type != REDIS_REPLY_ARRAY)
+                _exit (3);
+            replies[o - start] = r;
+        }
+        for (int o = start; o < end; o++) {
+            redisReply *r = replies[o - start];
+            const char *sid = sids[ops[o].i];
+            const char *status = s_el (r, 0);
+            if (ops[o].close) {
+                freeReplyObject (
+                    redisCommand (c, "SADD megle-test:closed %s", sid));
+                if (!strcmp (status, "ended"))
+                    freeReplyObject (redisCommand (
+                        c, "SADD megle-test:orphans %s", s_el (r, 1)));
+                else if (strcmp (status, "closed"))
+                    _exit (4);
+            } else if (!strcmp (status, "matched")) {
+                freeReplyObject (redisCommand (
+                    c, "RPUSH megle-test:events %s %s", sid, s_el (r, 1)));
+                //  the candidate's gateway is the worker that opened it
+                char cand_gw[16];
+                unsigned owner = 0;
+                sscanf (s_el (r, 1), "%8x", &owner);
+                snprintf (cand_gw, sizeof cand_gw, "gw-%u", owner);
+                if (strcmp (s_el (r, 2), cand_gw)
+                    || strcmp (s_el (r, 3), mids[o - start])
+                    || !strcmp (s_el (r, 1), sid))
+                    _exit (5);
+            } else if (strcmp (status, "waiting")
+                       && strcmp (status, "already_matched")
+                       && strcmp (status, "gone")) {
+                fprintf (stderr, "worker %d: find said %s\n", k, status);
+                _exit (6);
+            }
+            freeReplyObject (r);
+        }
+    }
+    redisFree (c);
+    _exit (0);
+}
+
+static int
+s_member (const char *set, const char *sid)
+{
+    return s_int ("SISMEMBER %s %s", set, sid) == 1;
+}
+
+START_TEST (test_concurrency)
+{
+    pid_t pids[WORKERS];
+    for (int k = 0; k < WORKERS; k++) {
+        pids[k] = fork ();
+        ck_assert_int_ge (pids[k], 0);
+        if (pids[k] == 0)
+            s_worker (k);
+    }
+    for (int k = 0; k < WORKERS; k++) {
+        int status = 0;
+        ck_assert_int_eq (waitpid (pids[k], &status, 0), pids[k]);
+        ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+                       "worker %d failed (status %d)", k, status);
+    }
+    //  Walk every session left.
+    long sessions = 0, matched = 0, waiting = 0, idle = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = (redisReply *) redisCommand (
+            s_ctx, "SCAN %s MATCH {megle}:s:* COUNT 1000", cursor);
+        ck_assert_ptr_nonnull (r);
+        snprintf (cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            char sid[33], partner[33], mid[33], state[16];
+            snprintf (sid, sizeof sid, "%s",
+                      r->element[1]->element[i]->str + strlen ("{megle}:s:"));
+            sessions++;
+            ck_assert_msg (!s_member ("megle-test:closed", sid),
+                           "closed session %s still has a hash", sid);
+            snprintf (state, sizeof state, "%s", s_field (sid, "state"));
+            snprintf (partner, sizeof partner, "%s", s_field (sid, "partner"));
+            snprintf (mid, sizeof mid, "%s", s_field (sid, "match"));
+            if (!strcmp (state, "matched")) {
+                matched++;
+                ck_assert_str_ne (partner, sid);
+                ck_assert_str_eq (s_field (partner, "state"), "matched");
+                ck_assert_str_eq (s_field (partner, "partner"), sid);
+                ck_assert_str_eq (s_field (partner, "match"), mid);
+                ck_assert_int_eq (s_int ("EXISTS {megle}:m:%s", mid), 1);
+                ck_assert (!s_member ("{megle}:q", sid));
+            } else if (!strcmp (state, "waiting")) {
+                waiting++;
+                ck_assert (s_member ("{megle}:q", sid));
+            } else {
+                ck_assert_str_eq (state, "idle");
+                idle++;
+                ck_assert_msg (s_member ("megle-test:orphans", sid),
+                               "idle session %s was never left", sid);
+                ck_assert (!s_member ("{megle}:q", sid));
+            }
+        }
+        freeReplyObject (r);
+    } while (strcmp (cursor, "0"));
+    long closed = (long) s_int ("SCARD megle-test:closed");
+    ck_assert_int_eq (sessions + closed, WORKERS * PER_WORKER);
+    ck_assert_int_le (waiting, 1);
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), waiting);
+    ck_assert_int_eq (matched % 2, 0);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:m:*"), matched / 2);
+    //  Each session was matched at most once, unless its partner closed
+    //  (then a second find may match it again).
+    redisReply *events =
+        (redisReply *) redisCommand (s_ctx, "LRANGE megle-test:events 0 -1");
+    ck_assert_ptr_nonnull (events);
+    ck_assert (events->elements >= (size_t) matched);
+    for (size_t i = 0; i < events->elements; i++) {
+        const char *sid = events->element[i]->str;
+        long long seen = s_int ("HINCRBY megle-test:seen %s 1", sid);
+        ck_assert_msg (seen == 1 || s_member ("megle-test:orphans", sid),
+                       "%s matched twice without being left", sid);
+    }
+    freeReplyObject (events);
+    fprintf (stderr,
+             "concurrency: %ld sessions left (%ld matched, %ld waiting, "
+             "%ld idle), %ld closed\n",
+             sessions, matched, waiting, idle, closed);
+    ck_assert (matched > 0 && closed > 0);
+
+    //  Everyone closes: nothing of them may remain.
+    for (int k = 0; k < WORKERS; k++) {
+        char gw[16];
+        snprintf (gw, sizeof gw, "{megle}:gw:gw-%d", k);
+        redisReply *members =
+            (redisReply *) redisCommand (s_ctx, "SMEMBERS %s", gw);
+        ck_assert_ptr_nonnull (members);
+        for (size_t i = 0; i < members->elements; i++)
+            s_append (s_ctx, SCRIPT_CLOSE, members->element[i]->str, gw + 11,
+                      (char *) NULL);
+        for (size_t i = 0; i < members->elements; i++) {
+            redisReply *r;
+            ck_assert_int_eq (redisGetReply (s_ctx, (void **) &r), REDIS_OK);
+            ck_assert_msg (r->type == REDIS_REPLY_ARRAY, "close failed");
+            freeReplyObject (r);
+        }
+        freeReplyObject (members);
+    }
+    ck_assert_int_eq (s_int ("SCARD {megle}:q"), 0);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:s:*"), 0);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:gw:*"), 0);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:m:*"), 0);
+}
+END_TEST
+
+START_TEST (test_noscript_source_runs_as_eval)
+{
+    //  What the matcher does before SCRIPT LOAD answers or after a
+    //  SCRIPT FLUSH: EVAL of the same embedded source.
+    char a[33];
+    s_make_id (a, 10, 1);
+    freeReplyObject (redisCommand (s_ctx, "SCRIPT FLUSH"));
+    redisReply *r =
+        s_eval (s_ctx, SCRIPT_OPEN, a, "gw-1", "ip", "60", (char *) NULL);
+    ck_assert_int_eq (r->type, REDIS_REPLY_ERROR);
+    ck_assert (!strncmp (r->str, "NOSCRIPT", 8));
+    freeReplyObject (r);
+    const char *argv[] = {"EVAL",
+                          script_source (SCRIPT_OPEN),
+                          "2",
+                          SCRIPT_KEY_QUEUE,
+                          SCRIPT_KEY_GATEWAYS,
+                          a,
+                          "gw-1",
+                          "ip",
+                          "60"};
+    r = (redisReply *) redisCommandArgv (s_ctx, 9, argv, NULL);
+    ck_assert_str_eq (s_el (r, 0), "ok");
+    freeReplyObject (r);
+    ck_assert_str_eq (s_field (a, "gw"), "gw-1");
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("lua");
+    TCase *tc = tcase_create ("scripts");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 60);
+    tcase_add_test (tc, test_find_pairs_two);
+    tcase_add_test (tc, test_double_find_queues_once);
+    tcase_add_test (tc, test_no_self_match_and_ghosts);
+    tcase_add_test (tc, test_find_unknown_session);
+    tcase_add_test (tc, test_open_is_idempotent);
+    tcase_add_test (tc, test_route);
+    tcase_add_test (tc, test_leave);
+    tcase_add_test (tc, test_close);
+    tcase_add_test (tc, test_gw_dead);
+    tcase_add_test (tc, test_noscript_source_runs_as_eval);
+    tcase_add_test (tc, test_concurrency);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *binary = argc > 1 ? argv[1] : "redis-server";
+    if (s_redis_start (binary) != 0) {
+        fprintf (stderr, "test_lua: cannot start %s\n", binary);
+        s_redis_stop ();
+        return 1;
+    }
+    SRunner *runner = srunner_create (s_suite ());
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    s_redis_stop ();
+    return failed ? 1 : 0;
+}
