@@ -52,6 +52,7 @@ typedef struct {
     char web_root[CONFIG_STR_MAX];   //  MEGLE_WEB_ROOT
     int max_message;                 //  MEGLE_MAX_MESSAGE, bytes
     int matcher_timeout_ms;          //  MEGLE_MATCHER_TIMEOUT_MS
+    int drain_ms;                    //  MEGLE_DRAIN_MS
     char ip_salt[CONFIG_STR_MAX];    //  MEGLE_IP_SALT (default random)
 } config_t;
 

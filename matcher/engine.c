@@ -25,6 +25,7 @@
 #include "ratelog.h"
 #include "scripts.h"
 #include "store.h"
+#include "tap.h"
 
 #define DRAIN_MAX     1024  //  frames read per wake-up
 #define BACKLOG_MAX   65536 //  jobs kept while Redis is down
@@ -37,6 +38,7 @@ struct _engine_t {
     zloop_t *loop;
     zsock_t *pull;          //  bus_in: frames from gateways
     publisher_t *pub;       //  bus_out: frames to gateways
+    tap_t *tap;             //  tap socket, or NULL (none configured)
     store_t *store;         //  Redis
     gateways_t *gateways;   //  liveness table
     zlist_t *backlog;       //  job_t *: OPEN/CLOSE/BYE while Redis is down
@@ -447,8 +449,10 @@ s_dispatch (engine_t *self, frame_t *frame)
     else if (frame->kind == FRAME_LEAVE)
         bad = *frame->peer && !s_id_ok (frame->peer);
     if (bad) {
+        //  A malformed id can name nobody, so it is not the partner: the
+        //  client sees the same refusal as for any other stranger's id.
         publisher_error (self->pub, frame->gateway, frame->session,
-                         "bad_field");
+                         "not_partner");
         frame_destroy (&frame);
         return;
     }
@@ -476,6 +480,7 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
             zmq_msg_close (&msg);
             break;
         }
+        tap_frame (self->tap, TAP_IN, zmq_msg_data (&msg), zmq_msg_size (&msg));
         if (zmq_msg_more (&msg)) {
             int parts = 1;
             while (zmq_msg_more (&msg)) {
@@ -639,6 +644,14 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         engine_destroy (&self);
         return NULL;
     }
+    if (*config->tap) {
+        self->tap = tap_new (config->tap, self->loop);
+        if (!self->tap) {
+            engine_destroy (&self);
+            return NULL;
+        }
+        publisher_set_tap (self->pub, self->tap);
+    }
     if (zloop_reader (self->loop, self->pull, s_on_pull, self) != 0
         || zloop_timer (self->loop, (size_t) config->heartbeat_ms, 0,
                         s_on_heartbeat, self)
@@ -705,6 +718,9 @@ engine_destroy (engine_t **self_p)
                   self->n_bad, publisher_drops (self->pub), self->n_unavailable,
                   self->n_backlog_drops);
     gateways_destroy (&self->gateways);
+    if (self->pub)
+        publisher_set_tap (self->pub, NULL);
+    tap_destroy (&self->tap);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->pull);
     publisher_destroy (&self->pub);

@@ -12,9 +12,11 @@
 #include "proto/frame.h"
 #include "gateways.h"
 #include "ratelog.h"
+#include "tap.h"
 
 struct _publisher_t {
     zsock_t *pub;
+    tap_t *tap;      //  borrowed; NULL = no tap
     uint64_t drops;  //  frames the socket refused
     ratelog_t limit; //  their warnings
 };
@@ -70,7 +72,8 @@ s_publish (publisher_t *self, const frame_t *frame)
                       " dropped so far)",
                       frame_kind_name (frame->kind), frame->gateway,
                       zmq_strerror (zmq_errno ()), self->drops);
-    }
+    } else
+        tap_frame (self->tap, TAP_OUT, data, size);
     free (data);
 }
 
@@ -149,6 +152,13 @@ publisher_destroy (publisher_t **self_p)
     zsock_destroy (&self->pub);
     free (self);
     *self_p = NULL;
+}
+
+void
+publisher_set_tap (publisher_t *self, tap_t *tap)
+{
+    assert (self);
+    self->tap = tap;
 }
 
 uint64_t

@@ -32,6 +32,11 @@ void publisher_emit (publisher_t *self, int kind, const char *gw,
 void publisher_error (publisher_t *self, const char *gw, const char *session,
                       const char *code);
 
+//  Copy every frame sent from now on to tap (borrowed: it must outlive
+//  the publisher or be unset with NULL first). See tap.h.
+typedef struct _tap_t tap_t;
+void publisher_set_tap (publisher_t *self, tap_t *tap);
+
 //  How many frames the socket refused so far.
 uint64_t publisher_drops (publisher_t *self);
 

@@ -1,1 +1,3 @@
-#  gateway tests
+#  gateway tests: the roster and the session (Check suites, no network).
+megle_unit_test (test_roster megle_gateway_core)
+megle_unit_test (test_session megle_gateway_core)

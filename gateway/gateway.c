@@ -1,0 +1,664 @@
+//  gateway - one megle-gateway process: the lws context and its vhost, the
+//  configuration, the roster of live sessions, the bus and the counters.
+//
+//  The gateway holds only live connections. It forwards each client event
+//  to the matcher as a bus frame and turns the matcher's frames into
+//  client events; the matcher decides everything. What the gateway keeps
+//  of a session's partner and match only filters late frames: a signal or
+//  a partner_left that belongs to a match the session has already left is
+//  dropped, never shown to the browser.
+//
+//  lws setup: one vhost with three protocols. "megle" (WebSocket, ws.c) is
+//  first, so it is the vhost's default protocol: lws binds a WebSocket
+//  upgrade that carries no Sec-WebSocket-Protocol header (browsers'
+//  `new WebSocket(url)`, Go-megle) to the default protocol whatever the
+//  path, so ws.c refuses upgrades on any path but /ws in
+//  LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION. "megle-http" answers the
+//  /healthz, /readyz and /metrics callback mounts (http.c); the "/" mount
+//  serves web_root. "megle-bus" is the raw protocol of the adopted ZeroMQ
+//  descriptor (bus.c). The latter two refuse WebSocket upgrades too, as a
+//  client may name them in Sec-WebSocket-Protocol.
+
+#include "gateway.h"
+
+#include <assert.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "frame.h"
+#include "id.h"
+#include "log.h"
+
+#define GATEWAY_TICK_US       (200 * LWS_US_PER_MS) //  safety-net bus drain
+#define GATEWAY_RX_BUFFER     1024  //  per-connection lws rx buffer
+#define GATEWAY_SERV_BUF      16384 //  per-thread lws scratch buffer
+#define GATEWAY_ROSTER_HINT   1024
+#define GATEWAY_PROTOCOL_WS   "megle"
+#define GATEWAY_PROTOCOL_HTTP "megle-http"
+#define GATEWAY_PROTOCOL_BUS  "megle-bus"
+
+struct _gateway_t {
+    config_t config;
+    struct lws_context *context;
+    struct lws_vhost *vhost;
+    roster_t *roster;
+    bus_t *bus;
+    gateway_stats_t stats;
+    uint64_t pulse_ms; //  monotonic time of the last PULSE, 0 = never
+    bool stopping;
+    bool announced; //  HELLO was sent: BYE is due at the end
+    lws_sorted_usec_list_t sul_tick;
+    lws_sorted_usec_list_t sul_heartbeat;
+    //  lws keeps pointers to these for the life of the vhost
+    struct lws_protocols protocols[4];
+    struct lws_http_mount mounts[4];
+    struct lws_protocol_vhost_options mimetypes[3];
+};
+
+static const char *s_in_names[GATEWAY_IN_COUNT] = {"find_match", "signal",
+                                                   "leave", "invalid"};
+static const char *s_out_names[GATEWAY_OUT_COUNT] = {
+    "welcome", "waiting", "match_found", "signal", "partner_left", "error"};
+static const char *s_error_names[GATEWAY_ERROR_CODES] = {
+    "bad_json",        "bad_envelope",       "unknown_event", "bad_field",
+    "too_large",       "binary_unsupported", "not_partner",   "not_matched",
+    "already_matched", "unavailable",        "internal",      "other"};
+
+const char *
+gateway_in_name (gateway_in_t event)
+{
+    return event < GATEWAY_IN_COUNT ? s_in_names[event] : "?";
+}
+
+const char *
+gateway_out_name (gateway_out_t event)
+{
+    return event < GATEWAY_OUT_COUNT ? s_out_names[event] : "?";
+}
+
+const char *
+gateway_error_name (int i)
+{
+    return i >= 0 && i < GATEWAY_ERROR_CODES ? s_error_names[i] : "?";
+}
+
+static int
+s_error_index (const char *code)
+{
+    for (int i = 0; i < GATEWAY_ERROR_CODES - 1; i++)
+        if (strcmp (code, s_error_names[i]) == 0)
+            return i;
+    return GATEWAY_ERROR_CODES - 1;
+}
+
+//  A new frame about this gateway (and session, if given), or NULL.
+static frame_t *
+s_frame (gateway_t *self, frame_kind_t kind, session_t *session)
+{
+    frame_t *frame = frame_new (kind);
+    if (!frame)
+        return NULL;
+    frame_set_str (frame->gateway, sizeof frame->gateway,
+                   self->config.gateway_id, strlen (self->config.gateway_id));
+    if (session)
+        frame_set_str (frame->session, sizeof frame->session,
+                       session_id (session), ID_STRLEN);
+    return frame;
+}
+
+static int
+s_send (gateway_t *self, frame_t **frame_p)
+{
+    if (!*frame_p)
+        return -1;
+    return bus_send (self->bus, frame_p);
+}
+
+// ---------------------------------------------------------------------
+//  Timers
+
+static void
+s_tick (lws_sorted_usec_list_t *sul)
+{
+    gateway_t *self = lws_container_of (sul, gateway_t, sul_tick);
+    bus_drain (self->bus);
+    lws_sul_schedule (self->context, 0, &self->sul_tick, s_tick,
+                      GATEWAY_TICK_US);
+}
+
+static void
+s_heartbeat (lws_sorted_usec_list_t *sul)
+{
+    gateway_t *self = lws_container_of (sul, gateway_t, sul_heartbeat);
+    frame_t *frame = s_frame (self, FRAME_HEARTBEAT, NULL);
+    if (frame) {
+        size_t live = roster_size (self->roster);
+        frame->flags = live > UINT32_MAX ? UINT32_MAX : (uint32_t) live;
+    }
+    if (s_send (self, &frame))
+        log_warn ("gateway: heartbeat not sent");
+    lws_sul_schedule (self->context, 0, &self->sul_heartbeat, s_heartbeat,
+                      (lws_usec_t) self->config.heartbeat_ms * LWS_US_PER_MS);
+}
+
+// ---------------------------------------------------------------------
+//  Frames from the matcher
+
+static void
+s_on_frame (void *arg, frame_t **frame_p)
+{
+    gateway_t *self = arg;
+    frame_t *frame = *frame_p;
+    if (frame->kind == FRAME_PULSE) {
+        self->pulse_ms = clock_mono_ms ();
+        return;
+    }
+    session_t *session = roster_find (self->roster, frame->session);
+    if (!session) {
+        log_debug ("gateway: %s frame for unknown session '%s' ignored",
+                   frame_kind_name (frame->kind), frame->session);
+        return;
+    }
+    const char *current = session_match (session);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    switch (frame->kind) {
+    case FRAME_WAITING:
+        session_set_state (session, SESSION_WAITING);
+        buf = envelope_waiting (LWS_PRE, &len);
+        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_WAITING);
+        break;
+    case FRAME_MATCHED:
+        if (session_set_partner (session, frame->peer, frame->match)) {
+            log_warn ("session %s: matched frame with overlong ids dropped",
+                      session_id (session));
+            break;
+        }
+        buf = envelope_match_found (LWS_PRE, frame->peer,
+                                    (frame->flags & FRAME_F_INITIATOR) != 0,
+                                    frame->match, &len);
+        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_MATCH_FOUND);
+        break;
+    case FRAME_DELIVER:
+        if (current[0] == '\0' || strcmp (frame->match, current) != 0) {
+            self->stats.stale++;
+            break;
+        }
+        if (frame->payload_len)
+            buf = envelope_signal (LWS_PRE, frame->peer, frame->type,
+                                   frame->payload, frame->payload_len, &len);
+        else //  never emit invalid JSON, whatever came in
+            buf = envelope_signal (LWS_PRE, frame->peer, frame->type,
+                                   (const uint8_t *) "null", 4, &len);
+        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_SIGNAL);
+        break;
+    case FRAME_PARTNER_LEFT:
+        if (frame->match[0] && strcmp (frame->match, current) != 0) {
+            self->stats.stale++;
+            break;
+        }
+        session_clear_partner (session);
+        buf = envelope_partner_left (LWS_PRE, frame->peer, &len);
+        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_PARTNER_LEFT);
+        break;
+    case FRAME_ENDED:
+        if (frame->match[0] == '\0' || strcmp (frame->match, current) == 0)
+            session_clear_partner (session);
+        break;
+    case FRAME_ERROR: {
+        char message[256];
+        size_t n = frame->payload_len < sizeof message - 1 ? frame->payload_len
+                                                           : sizeof message - 1;
+        if (n)
+            memcpy (message, frame->payload, n);
+        message[n] = '\0';
+        gateway_send_error (self, session, frame->type, message);
+        break;
+    }
+    default:
+        log_debug ("gateway: unexpected %s frame ignored",
+                   frame_kind_name (frame->kind));
+        break;
+    }
+}
+
+// ---------------------------------------------------------------------
+//  Sessions
+
+int
+gateway_deliver (gateway_t *self, session_t *session, uint8_t **buf_p,
+                 size_t len, gateway_out_t event)
+{
+    assert (self);
+    assert (session);
+    struct lws *wsi = session_conn (session);
+    if (!*buf_p) {
+        log_error ("session %s: out of memory building %s",
+                   session_id (session), gateway_out_name (event));
+        return -1;
+    }
+    bool was_overflowed = session_overflowed (session);
+    if (session_push (session, buf_p, LWS_PRE, len)) {
+        if (!was_overflowed) {
+            log_warn ("session %s: %zu messages (%zu bytes) unsent, closing",
+                      session_id (session), session_queued (session),
+                      session_queued_bytes (session));
+            lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+        return -1;
+    }
+    if (event < GATEWAY_OUT_COUNT)
+        self->stats.out[event]++;
+    lws_callback_on_writable (wsi);
+    return 0;
+}
+
+void
+gateway_send_error (gateway_t *self, session_t *session, const char *code,
+                    const char *message)
+{
+    assert (self);
+    size_t len = 0;
+    uint8_t *buf = envelope_error (LWS_PRE, code, message, &len);
+    if (gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ERROR) == 0)
+        self->stats.errors[s_error_index (code)]++;
+}
+
+void
+gateway_count_in (gateway_t *self, gateway_in_t event)
+{
+    assert (self);
+    if (event < GATEWAY_IN_COUNT)
+        self->stats.in[event]++;
+}
+
+int
+gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p)
+{
+    assert (self);
+    assert (slot_p);
+    session_t *session = session_new (wsi);
+    if (!session || roster_add (self->roster, session)) {
+        log_error ("gateway: cannot create a session");
+        session_destroy (&session);
+        return -1;
+    }
+    *slot_p = session;
+
+    size_t len = 0;
+    uint8_t *buf = envelope_welcome (LWS_PRE, session_id (session), &len);
+    gateway_deliver (self, session, &buf, len, GATEWAY_OUT_WELCOME);
+
+    //  Only a salted hash of the address leaves this process. An IPv4
+    //  client on a dual-stack socket shows as ::ffff:a.b.c.d; hash a.b.c.d
+    //  so that it hashes the same whichever socket it came in on.
+    char ip[64] = "";
+    const char *peer = lws_get_peer_simple (wsi, ip, sizeof ip);
+    if (!peer)
+        peer = "";
+    if (strncmp (peer, "::ffff:", 7) == 0 && strchr (peer, '.'))
+        peer += 7;
+    char hash[ID_STRLEN + 1] = "";
+    frame_t *frame = s_frame (self, FRAME_OPEN, session);
+    if (frame && id_salted_hash (self->config.ip_salt, peer, hash) == 0)
+        frame_set_payload (frame, hash, ID_STRLEN);
+    log_debug ("session %s: open", session_id (session));
+    if (s_send (self, &frame))
+        gateway_send_error (self, session, "unavailable",
+                            "the matcher cannot be reached; try again");
+    return 0;
+}
+
+void
+gateway_session_close (gateway_t *self, session_t **slot_p)
+{
+    assert (self);
+    assert (slot_p);
+    session_t *session = *slot_p;
+    if (!session)
+        return;
+    if (!self->stopping) {
+        //  The matcher ends the match and tells the partner.
+        frame_t *frame = s_frame (self, FRAME_CLOSE, session);
+        if (s_send (self, &frame))
+            log_warn ("session %s: CLOSE not sent", session_id (session));
+    }
+    log_debug ("session %s: closed", session_id (session));
+    roster_remove (self->roster, session_id (session));
+    session_destroy (slot_p);
+}
+
+void
+gateway_session_message (gateway_t *self, session_t *session, const char *text,
+                         size_t len)
+{
+    assert (self);
+    assert (session);
+    envelope_t env;
+    const char *code = "internal";
+    char why[160] = "";
+    if (envelope_parse (text, len, &env, &code, why, sizeof why)) {
+        gateway_count_in (self, GATEWAY_IN_INVALID);
+        gateway_send_error (self, session, code, why);
+        return;
+    }
+    frame_t *frame = NULL;
+    int rc = 0;
+    switch (env.event) {
+    case ENVELOPE_FIND_MATCH:
+        gateway_count_in (self, GATEWAY_IN_FIND_MATCH);
+        frame = s_frame (self, FRAME_FIND, session);
+        if (frame)
+            rc = frame_set_payload (frame, env.data, env.data_len);
+        break;
+    case ENVELOPE_SIGNAL: {
+        gateway_count_in (self, GATEWAY_IN_SIGNAL);
+        frame = s_frame (self, FRAME_SIGNAL, session);
+        if (!frame)
+            break;
+        const char *match = session_match (session);
+        rc = frame_set_str (frame->peer, sizeof frame->peer, env.target_id,
+                            strlen (env.target_id))
+             || frame_set_str (frame->match, sizeof frame->match, match,
+                               strlen (match))
+             || frame_set_str (frame->type, sizeof frame->type, env.type,
+                               strlen (env.type))
+             || frame_set_payload (frame, env.payload, env.payload_len);
+        break;
+    }
+    case ENVELOPE_LEAVE:
+        gateway_count_in (self, GATEWAY_IN_LEAVE);
+        frame = s_frame (self, FRAME_LEAVE, session);
+        if (frame)
+            rc = frame_set_str (frame->peer, sizeof frame->peer, env.target_id,
+                                strlen (env.target_id));
+        break;
+    }
+    if (!frame) {
+        gateway_send_error (self, session, "internal", "out of memory");
+        return;
+    }
+    if (rc) {
+        //  Only the payload can fail to fit (ids and types are bounded by
+        //  the envelope): the message is larger than a frame can carry.
+        frame_destroy (&frame);
+        gateway_send_error (self, session, "too_large",
+                            "the message is too large");
+        return;
+    }
+    if (s_send (self, &frame))
+        gateway_send_error (self, session, "unavailable",
+                            "the matcher cannot be reached; try again");
+}
+
+// ---------------------------------------------------------------------
+//  Accessors
+
+gateway_t *
+gateway_from_context (struct lws_context *context)
+{
+    return context ? lws_context_user (context) : NULL;
+}
+
+const config_t *
+gateway_config (gateway_t *self)
+{
+    assert (self);
+    return &self->config;
+}
+
+const gateway_stats_t *
+gateway_stats (gateway_t *self)
+{
+    assert (self);
+    return &self->stats;
+}
+
+const bus_stats_t *
+gateway_bus_stats (gateway_t *self)
+{
+    assert (self);
+    return bus_stats (self->bus);
+}
+
+size_t
+gateway_connections (gateway_t *self)
+{
+    assert (self);
+    return roster_size (self->roster);
+}
+
+bool
+gateway_ready (gateway_t *self)
+{
+    assert (self);
+    return !self->stopping && self->pulse_ms != 0
+           && clock_mono_ms () - self->pulse_ms
+                  <= (uint64_t) self->config.matcher_timeout_ms;
+}
+
+// ---------------------------------------------------------------------
+//  Life cycle
+
+static void
+s_setup_protocols (gateway_t *self)
+{
+    struct lws_protocols *p = self->protocols;
+    memset (p, 0, sizeof self->protocols);
+    //  First = the vhost's default: WebSockets without a subprotocol.
+    p[0].name = GATEWAY_PROTOCOL_WS;
+    p[0].callback = ws_callback;
+    p[0].per_session_data_size = sizeof (session_t *);
+    p[0].rx_buffer_size = GATEWAY_RX_BUFFER;
+    p[1].name = GATEWAY_PROTOCOL_HTTP;
+    p[1].callback = http_callback;
+    p[1].per_session_data_size = http_session_size ();
+    p[2].name = GATEWAY_PROTOCOL_BUS;
+    p[2].callback = bus_callback;
+    //  p[3] stays zero: the terminator
+
+    //  lws knows .js but not .mjs; browsers refuse ES modules served
+    //  without a JavaScript MIME type.
+    struct lws_protocol_vhost_options *mime = self->mimetypes;
+    memset (mime, 0, sizeof self->mimetypes);
+    mime[0].name = ".mjs";
+    mime[0].value = "text/javascript";
+    mime[0].next = &mime[1];
+    mime[1].name = ".webmanifest";
+    mime[1].value = "application/manifest+json";
+    mime[1].next = &mime[2];
+    mime[2].name = ".wasm";
+    mime[2].value = "application/wasm";
+
+    struct lws_http_mount *m = self->mounts;
+    memset (m, 0, sizeof self->mounts);
+    static const char *endpoints[3] = {"/healthz", "/readyz", "/metrics"};
+    for (int i = 0; i < 3; i++) {
+        m[i].mount_next = &m[i + 1];
+        m[i].mountpoint = endpoints[i];
+        m[i].mountpoint_len = (unsigned char) strlen (endpoints[i]);
+        m[i].origin = GATEWAY_PROTOCOL_HTTP;
+        m[i].protocol = GATEWAY_PROTOCOL_HTTP;
+        m[i].origin_protocol = LWSMPRO_CALLBACK;
+    }
+    m[3].mountpoint = "/";
+    m[3].mountpoint_len = 1;
+    m[3].origin = self->config.web_root;
+    m[3].def = "index.html";
+    m[3].origin_protocol = LWSMPRO_FILE;
+    m[3].extra_mimetypes = mime;
+}
+
+//  The lws iface for host: NULL for any address; a numeric address as
+//  is; a host name resolved to its first numeric address (lws takes only
+//  addresses and interface names, and waits forever for an interface
+//  named like a host); anything else is passed on as an interface name.
+static const char *
+s_iface (const char *host, char *buf, size_t size)
+{
+    if (host[0] == '\0' || strcmp (host, "0.0.0.0") == 0)
+        return NULL;
+    struct addrinfo hints, *result = NULL;
+    memset (&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo (host, NULL, &hints, &result) != 0 || !result)
+        return host;
+    int rc = getnameinfo (result->ai_addr, result->ai_addrlen, buf,
+                          (socklen_t) size, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo (result);
+    return rc == 0 ? buf : host;
+}
+
+gateway_t *
+gateway_new (const config_t *config)
+{
+    assert (config);
+    gateway_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->roster = roster_new (GATEWAY_ROSTER_HINT);
+    self->bus = bus_new (&self->config, s_on_frame, self);
+    if (!self->roster || !self->bus)
+        goto fail;
+    s_setup_protocols (self);
+
+    struct lws_context_creation_info info;
+    memset (&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.user = self;
+    info.pt_serv_buf_size = GATEWAY_SERV_BUF;
+    self->context = lws_create_context (&info);
+    if (!self->context) {
+        log_error ("gateway: cannot create the lws context");
+        goto fail;
+    }
+
+    memset (&info, 0, sizeof info);
+    info.vhost_name = "megle";
+    info.port = self->config.http_port;
+    char iface[64]; //  room for any numeric IPv6 address
+    info.iface = s_iface (self->config.http_host, iface, sizeof iface);
+    info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    info.protocols = self->protocols;
+    info.mounts = self->mounts;
+    self->vhost = lws_create_vhost (self->context, &info);
+    if (!self->vhost) {
+        log_error ("gateway: cannot listen on %s", self->config.http);
+        goto fail;
+    }
+    int port = lws_get_vhost_listen_port (self->vhost);
+    if (port <= 0) {
+        //  lws keeps a vhost whose interface does not exist (yet)
+        log_error ("gateway: cannot listen on %s", self->config.http);
+        goto fail;
+    }
+    log_info ("gateway %s: listening on port %d", self->config.gateway_id,
+              port);
+
+    if (bus_attach (self->bus, self->vhost, GATEWAY_PROTOCOL_BUS))
+        goto fail;
+    frame_t *hello = s_frame (self, FRAME_HELLO, NULL);
+    if (s_send (self, &hello))
+        log_warn ("gateway: HELLO not sent");
+    self->announced = true;
+    lws_sul_schedule (self->context, 0, &self->sul_tick, s_tick,
+                      GATEWAY_TICK_US);
+    lws_sul_schedule (self->context, 0, &self->sul_heartbeat, s_heartbeat,
+                      (lws_usec_t) self->config.heartbeat_ms * LWS_US_PER_MS);
+    return self;
+fail:
+    gateway_destroy (&self);
+    return NULL;
+}
+
+int
+gateway_service (gateway_t *self)
+{
+    assert (self);
+    return lws_service (self->context, 0) < 0 ? -1 : 0;
+}
+
+static void
+s_wake_session (session_t *session, void *arg)
+{
+    (void) arg;
+    lws_callback_on_writable ((struct lws *) session_conn (session));
+}
+
+void
+gateway_drain (gateway_t *self)
+{
+    assert (self);
+    if (self->stopping)
+        return;
+    //  Not ready from now on, so a balancer stops sending clients here.
+    self->stopping = true;
+    if (self->bus && self->announced) {
+        //  One BYE makes the matcher end every session of this gateway
+        //  and tell their partners at once.
+        frame_t *bye = s_frame (self, FRAME_BYE, NULL);
+        if (s_send (self, &bye))
+            log_warn ("gateway: BYE not sent");
+        self->announced = false;
+    }
+    log_info ("gateway %s: draining %zu connections", self->config.gateway_id,
+              roster_size (self->roster));
+    //  Each connection flushes what it has queued, then closes with 1001
+    //  (ws.c, SERVER_WRITEABLE), so clients reconnect elsewhere.
+    roster_foreach (self->roster, s_wake_session, NULL);
+}
+
+bool
+gateway_draining (gateway_t *self)
+{
+    assert (self);
+    return self->stopping;
+}
+
+static void
+s_destroy_session (session_t *session, void *arg)
+{
+    (void) arg;
+    session_destroy (&session);
+}
+
+void
+gateway_destroy (gateway_t **self_p)
+{
+    assert (self_p);
+    gateway_t *self = *self_p;
+    if (!self)
+        return;
+    self->stopping = true;
+    if (self->context) {
+        lws_sul_cancel (&self->sul_tick);
+        lws_sul_cancel (&self->sul_heartbeat);
+    }
+    if (self->bus && self->announced) {
+        //  One BYE makes the matcher end every session of this gateway
+        //  and tell their partners at once.
+        frame_t *bye = s_frame (self, FRAME_BYE, NULL);
+        if (s_send (self, &bye))
+            log_warn ("gateway: BYE not sent");
+        log_info ("gateway %s: stopping with %zu connections",
+                  self->config.gateway_id, roster_size (self->roster));
+    }
+    //  The bus goes first: closing the connections below must not touch
+    //  it (stopping skips CLOSE frames; BYE covered them).
+    bus_destroy (&self->bus);
+    if (self->context)
+        lws_context_destroy (self->context);
+    if (self->roster) {
+        roster_foreach (self->roster, s_destroy_session, NULL);
+        roster_destroy (&self->roster);
+    }
+    free (self);
+    *self_p = NULL;
+}

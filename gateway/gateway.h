@@ -1,0 +1,133 @@
+//  gateway - one megle-gateway process: the lws context and its vhost, the
+//  configuration, the roster of live sessions, the bus and the counters.
+//
+//  main builds one gateway_t and turns the loop; ws.c (WebSocket
+//  callbacks), http.c (files, health, metrics) and bus.c reach it through
+//  lws_context_user(). The functions below the line are for those files.
+
+#ifndef MEGLE_GATEWAY_H
+#define MEGLE_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "bus.h"
+#include "config.h"
+#include "roster.h"
+#include "session.h"
+
+typedef struct _gateway_t gateway_t;
+
+//  Build the gateway: connect the bus, listen on config->http, announce
+//  the gateway (HELLO) and start the heartbeat. The config is copied.
+//  Returns NULL on failure (reason logged).
+gateway_t *gateway_new (const config_t *config);
+
+//  Serve one turn of the event loop. Returns 0, or -1 if lws failed.
+//  The gateway wakes at least every few hundred ms, so a caller looping
+//  on a signal flag sees it promptly.
+int gateway_service (gateway_t *self);
+
+//  Start a graceful stop: /readyz fails from now on, the matcher is told
+//  (BYE) so partners hear at once, and every connection flushes its queue
+//  and closes with 1001 "going away". Keep calling gateway_service until
+//  gateway_connections () is 0 or a deadline passes.
+void gateway_drain (gateway_t *self);
+
+//  True once gateway_drain was called.
+bool gateway_draining (gateway_t *self);
+
+//  Tell the matcher this gateway stops (BYE), close every connection and
+//  free everything. NULL-safe; nulls *self_p.
+void gateway_destroy (gateway_t **self_p);
+
+// ---------------------------------------------------------------------
+//  For ws.c, http.c and bus.c.
+
+//  Client events counted in (messages_in_total{event}).
+typedef enum {
+    GATEWAY_IN_FIND_MATCH,
+    GATEWAY_IN_SIGNAL,
+    GATEWAY_IN_LEAVE,
+    GATEWAY_IN_INVALID, //  refused before it was an event
+    GATEWAY_IN_COUNT
+} gateway_in_t;
+
+//  Server events counted out (messages_out_total{event}).
+typedef enum {
+    GATEWAY_OUT_WELCOME,
+    GATEWAY_OUT_WAITING,
+    GATEWAY_OUT_MATCH_FOUND,
+    GATEWAY_OUT_SIGNAL,
+    GATEWAY_OUT_PARTNER_LEFT,
+    GATEWAY_OUT_ERROR,
+    GATEWAY_OUT_COUNT
+} gateway_out_t;
+
+//  The error codes of docs/protocol.md, in that order, plus "other" for a
+//  code the matcher sent that this gateway does not know.
+#define GATEWAY_ERROR_CODES 12
+
+typedef struct {
+    uint64_t in[GATEWAY_IN_COUNT];
+    uint64_t out[GATEWAY_OUT_COUNT];
+    uint64_t errors[GATEWAY_ERROR_CODES];
+    uint64_t stale; //  bus frames for a match the session is no longer in
+} gateway_stats_t;
+
+const char *gateway_in_name (gateway_in_t event);
+const char *gateway_out_name (gateway_out_t event);
+//  Name of error code index i (0 .. GATEWAY_ERROR_CODES - 1).
+const char *gateway_error_name (int i);
+
+//  The gateway of an lws context.
+gateway_t *gateway_from_context (struct lws_context *context);
+
+const config_t *gateway_config (gateway_t *self);
+const gateway_stats_t *gateway_stats (gateway_t *self);
+const bus_stats_t *gateway_bus_stats (gateway_t *self);
+size_t gateway_connections (gateway_t *self);
+
+//  True if the matcher's PULSE was heard within matcher_timeout_ms.
+bool gateway_ready (gateway_t *self);
+
+//  A WebSocket was established: create its session, store it in *slot_p
+//  (the lws per-session pointer), send welcome and OPEN. Returns 0, or -1
+//  to refuse the connection.
+int gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p);
+
+//  A WebSocket closed: CLOSE on the bus, forget and destroy the session.
+//  NULL-safe on *slot_p; nulls it.
+void gateway_session_close (gateway_t *self, session_t **slot_p);
+
+//  Handle one whole client text message of the session.
+void gateway_session_message (gateway_t *self, session_t *session,
+                              const char *text, size_t len);
+
+//  Queue a server event for the session and ask lws for a writable
+//  callback. Takes ownership of *buf_p (from an envelope_* builder with
+//  pre = LWS_PRE, text of len bytes; NULL = out of memory). If the queue
+//  overflows, the connection is closed. Returns 0 if queued, else -1.
+int gateway_deliver (gateway_t *self, session_t *session, uint8_t **buf_p,
+                     size_t len, gateway_out_t event);
+
+//  Send an error event {code, message} to the session and count it.
+void gateway_send_error (gateway_t *self, session_t *session, const char *code,
+                         const char *message);
+
+//  Count a refused client message (GATEWAY_IN_INVALID).
+void gateway_count_in (gateway_t *self, gateway_in_t event);
+
+//  The lws protocol callbacks (ws.c, http.c).
+int ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                 void *in, size_t len);
+int http_callback (struct lws *wsi, enum lws_callback_reasons reason,
+                   void *user, void *in, size_t len);
+
+//  Per-connection data sizes of the protocols above.
+size_t http_session_size (void);
+
+#endif

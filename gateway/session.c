@@ -1,0 +1,297 @@
+//  session - one browser connection to this gateway.
+//
+//  Reassembly: a message that arrives whole is handed back in place (no
+//  copy); only a fragmented one is copied into a buffer, grown as pieces
+//  arrive and freed as soon as the message is handled. The outbound queue
+//  is a singly linked FIFO whose nodes exist only while messages wait.
+
+#include "session.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SESSION_PEER_MAX ID_GATEWAY_MAX //  longest partner/match id kept
+
+typedef struct _node_t node_t;
+struct _node_t {
+    node_t *next;
+    uint8_t *buf; //  pre spare bytes, then len bytes of text
+    size_t pre;
+    size_t len;
+};
+
+struct _session_t {
+    void *conn;
+    char id[ID_STRLEN + 1];
+    char partner[SESSION_PEER_MAX + 1];
+    char match[SESSION_PEER_MAX + 1];
+    session_state_t state;
+    //  reassembly
+    char *rx;         //  NULL unless a fragmented message is in flight
+    size_t rx_len;    //  bytes of it so far
+    size_t rx_cap;    //  allocated size of rx
+    bool rx_dropping; //  discarding the rest of a refused message
+    bool rx_partial;  //  a (kept) message has pieces still to come
+    //  outbound queue
+    node_t *head;
+    node_t *tail;
+    size_t queued;
+    size_t queued_bytes;
+    bool overflowed;
+};
+
+session_t *
+session_new (void *conn)
+{
+    session_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (id_new (self->id)) {
+        free (self);
+        return NULL;
+    }
+    self->conn = conn;
+    return self;
+}
+
+void
+session_destroy (session_t **self_p)
+{
+    assert (self_p);
+    session_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->head)
+        session_pop (self);
+    free (self->rx);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+session_id (session_t *self)
+{
+    assert (self);
+    return self->id;
+}
+
+void *
+session_conn (session_t *self)
+{
+    assert (self);
+    return self->conn;
+}
+
+session_state_t
+session_state (session_t *self)
+{
+    assert (self);
+    return self->state;
+}
+
+void
+session_set_state (session_t *self, session_state_t state)
+{
+    assert (self);
+    self->state = state;
+}
+
+const char *
+session_partner (session_t *self)
+{
+    assert (self);
+    return self->partner;
+}
+
+const char *
+session_match (session_t *self)
+{
+    assert (self);
+    return self->match;
+}
+
+int
+session_set_partner (session_t *self, const char *partner, const char *match)
+{
+    assert (self);
+    assert (partner);
+    assert (match);
+    size_t partner_len = strlen (partner);
+    size_t match_len = strlen (match);
+    if (partner_len > SESSION_PEER_MAX || match_len > SESSION_PEER_MAX)
+        return -1;
+    memcpy (self->partner, partner, partner_len + 1);
+    memcpy (self->match, match, match_len + 1);
+    self->state = SESSION_MATCHED;
+    return 0;
+}
+
+void
+session_clear_partner (session_t *self)
+{
+    assert (self);
+    self->partner[0] = '\0';
+    self->match[0] = '\0';
+    self->state = SESSION_IDLE;
+}
+
+void
+session_rx_done (session_t *self)
+{
+    assert (self);
+    free (self->rx);
+    self->rx = NULL;
+    self->rx_len = 0;
+    self->rx_cap = 0;
+    self->rx_partial = false;
+}
+
+session_rx_t
+session_rx (session_t *self, const void *data, size_t len, bool final,
+            size_t remaining, size_t max, const char **msg_p, size_t *len_p)
+{
+    assert (self);
+    assert (msg_p);
+    assert (len_p);
+    if (self->rx_dropping) {
+        if (final)
+            self->rx_dropping = false;
+        return SESSION_RX_DROPPED;
+    }
+    size_t so_far = self->rx_partial ? self->rx_len : 0;
+    //  Refuse as early as the frame header allows; never overflow the sum.
+    if (len > max || so_far > max - len || remaining > max - len - so_far) {
+        session_rx_done (self);
+        self->rx_dropping = !final;
+        return SESSION_RX_TOO_LARGE;
+    }
+    if (!self->rx_partial && final) {
+        *msg_p = data; //  the common case: one piece, no copy
+        *len_p = len;
+        return SESSION_RX_COMPLETE;
+    }
+    size_t need = so_far + len;
+    if (need + remaining > self->rx_cap) {
+        //  Reserve what the current frame announces; at least double.
+        size_t cap = need + remaining;
+        if (cap < self->rx_cap * 2)
+            cap = self->rx_cap * 2 < max ? self->rx_cap * 2 : max;
+        if (cap < need)
+            cap = need;
+        char *rx = realloc (self->rx, cap ? cap : 1);
+        if (!rx) {
+            //  Out of memory: treat like an oversized message.
+            session_rx_done (self);
+            self->rx_dropping = !final;
+            return SESSION_RX_TOO_LARGE;
+        }
+        self->rx = rx;
+        self->rx_cap = cap;
+    }
+    if (len)
+        memcpy (self->rx + so_far, data, len);
+    self->rx_len = need;
+    self->rx_partial = !final;
+    if (!final)
+        return SESSION_RX_PARTIAL;
+    *msg_p = self->rx;
+    *len_p = self->rx_len;
+    return SESSION_RX_COMPLETE;
+}
+
+bool
+session_rx_skip (session_t *self, bool final)
+{
+    assert (self);
+    bool first = !self->rx_dropping;
+    if (first)
+        session_rx_done (self);
+    self->rx_dropping = !final;
+    return first;
+}
+
+int
+session_push (session_t *self, uint8_t **buf_p, size_t pre, size_t len)
+{
+    assert (self);
+    assert (buf_p);
+    uint8_t *buf = *buf_p;
+    *buf_p = NULL;
+    if (!buf)
+        return -1;
+    if (self->overflowed || self->queued + 1 > SESSION_QUEUE_MAX_MESSAGES
+        || self->queued_bytes + len > SESSION_QUEUE_MAX_BYTES) {
+        self->overflowed = true;
+        free (buf);
+        return -1;
+    }
+    node_t *node = malloc (sizeof *node);
+    if (!node) {
+        self->overflowed = true;
+        free (buf);
+        return -1;
+    }
+    node->next = NULL;
+    node->buf = buf;
+    node->pre = pre;
+    node->len = len;
+    if (self->tail)
+        self->tail->next = node;
+    else
+        self->head = node;
+    self->tail = node;
+    self->queued++;
+    self->queued_bytes += len;
+    return 0;
+}
+
+uint8_t *
+session_peek (session_t *self, size_t *len_p)
+{
+    assert (self);
+    assert (len_p);
+    if (!self->head) {
+        *len_p = 0;
+        return NULL;
+    }
+    *len_p = self->head->len;
+    return self->head->buf + self->head->pre;
+}
+
+void
+session_pop (session_t *self)
+{
+    assert (self);
+    node_t *node = self->head;
+    if (!node)
+        return;
+    self->head = node->next;
+    if (!self->head)
+        self->tail = NULL;
+    self->queued--;
+    self->queued_bytes -= node->len;
+    free (node->buf);
+    free (node);
+}
+
+size_t
+session_queued (session_t *self)
+{
+    assert (self);
+    return self->queued;
+}
+
+size_t
+session_queued_bytes (session_t *self)
+{
+    assert (self);
+    return self->queued_bytes;
+}
+
+bool
+session_overflowed (session_t *self)
+{
+    assert (self);
+    return self->overflowed;
+}
