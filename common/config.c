@@ -82,7 +82,7 @@ static const knob_t s_knobs[] = {
      600000, GW, NULL, 0, NULL,
      "no matcher heartbeat this long: gateway not ready, ms"},
     {"DRAIN_MS", KNOB_INT, F (drain_ms), "3000", 0, 600000, GW, NULL, 0, NULL,
-     "on SIGTERM, longest wait for clients to close (1001), ms"},
+     "SIGTERM: longest wait for clients to close, ms"},
     {"IP_SALT", KNOB_STR, F (ip_salt), "", 0, 0, GW, "", 32, NULL,
      "secret salt of IP hashes (same on every gateway)"},
 };
