@@ -524,6 +524,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     engine_t *self = (engine_t *) arg;
     publisher_emit (self->pub, FRAME_PULSE, "*", "", self->config->matcher_id,
                     "", 0, "", NULL, 0);
+    publisher_expire (self->pub);
     uint64_t now = clock_mono_ms ();
     uint64_t timeout = (uint64_t) self->config->gateway_timeout_ms;
     if (now <= timeout)
@@ -639,7 +640,8 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         engine_destroy (&self);
         return NULL;
     }
-    self->pub = publisher_new (config->bus_out, config->bus_hwm);
+    self->pub = publisher_new (config->bus_out, config->bus_hwm,
+                               config->gateway_timeout_ms, self->loop);
     if (!self->pub) {
         engine_destroy (&self);
         return NULL;
@@ -709,21 +711,26 @@ engine_destroy (engine_t **self_p)
             s_job_destroy (&job);
         zlist_destroy (&self->backlog);
     }
-    if (self->n_bad || publisher_drops (self->pub) || self->n_unavailable
+    uint64_t drops = self->pub ? publisher_drops (self->pub) : 0;
+    uint64_t expired = self->pub ? publisher_expired (self->pub) : 0;
+    if (self->n_bad || drops || expired || self->n_unavailable
         || self->n_backlog_drops)
         log_info ("bus totals: %" PRIu64 " bad frames in, %" PRIu64
                   " frames dropped out, %" PRIu64
+                  " held frames expired, %" PRIu64
                   " unavailable answers, %" PRIu64
                   " frames lost while redis was down",
-                  self->n_bad, publisher_drops (self->pub), self->n_unavailable,
+                  self->n_bad, drops, expired, self->n_unavailable,
                   self->n_backlog_drops);
     gateways_destroy (&self->gateways);
     if (self->pub)
         publisher_set_tap (self->pub, NULL);
     tap_destroy (&self->tap);
+    //  The publisher leaves the loop (its subscription reader) before the
+    //  loop goes.
+    publisher_destroy (&self->pub);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->pull);
-    publisher_destroy (&self->pub);
     free (self);
     *self_p = NULL;
 }

@@ -1,4 +1,13 @@
-//  publisher - bus_out PUB socket and frame building (see publisher.h).
+//  publisher - bus_out socket and frame building (see publisher.h).
+//
+//  The socket is an XPUB so that the matcher sees each gateway's
+//  subscription ("<gw>\0") come and go (ZMQ_XPUB_VERBOSER passes every
+//  subscribe and unsubscribe, including those of a disconnecting peer).
+//  A frame for a gateway that is not subscribed right now - typically
+//  because this matcher just (re)started and the gateway's SUB has not
+//  reconnected yet - would be discarded by ZeroMQ without a trace. It is
+//  held instead, in order, and sent the moment the subscription arrives;
+//  held frames older than the hold time are dropped and counted.
 
 #include "publisher.h"
 
@@ -8,17 +17,37 @@
 #include <string.h>
 #include <czmq.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "proto/frame.h"
 #include "gateways.h"
 #include "ratelog.h"
 #include "tap.h"
 
+#define HOLD_MAX 65536 //  frames held per gateway at most
+
+//  One encoded frame waiting for its gateway to subscribe.
+typedef struct {
+    uint64_t since_ms; //  monotonic time it was held
+    size_t size;
+    uint8_t data[];
+} held_t;
+
+//  What the publisher knows of one gateway topic.
+typedef struct {
+    int subscribers; //  SUB sockets subscribed to "<gw>\0" now
+    zlistx_t *held;  //  held_t, oldest first (frees its items)
+} route_t;
+
 struct _publisher_t {
     zsock_t *pub;
-    tap_t *tap;      //  borrowed; NULL = no tap
-    uint64_t drops;  //  frames the socket refused
-    ratelog_t limit; //  their warnings
+    zloop_t *loop;    //  borrowed
+    zhashx_t *routes; //  gateway id -> route_t
+    int hold_ms;      //  longest a frame waits for its gateway
+    tap_t *tap;       //  borrowed; NULL = no tap
+    uint64_t drops;   //  frames the socket refused
+    uint64_t expired; //  held frames dropped unsent
+    ratelog_t limit;  //  their warnings
 };
 
 //  What each error code tells the client (payload of ERROR frames).
@@ -48,7 +77,86 @@ s_log_frame (const char *dir, const frame_t *frame)
     log_debug ("%s %s", dir, json);
 }
 
-//  Publish one frame to topic `gw` + 0x00. Never blocks.
+static void
+s_route_destroy (void **item_p)
+{
+    route_t *route = (route_t *) *item_p;
+    if (route) {
+        zlistx_destroy (&route->held);
+        free (route);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_held_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  The route of gateway gw, created on first use; NULL if out of memory.
+static route_t *
+s_route (publisher_t *self, const char *gw)
+{
+    route_t *route = (route_t *) zhashx_lookup (self->routes, gw);
+    if (route)
+        return route;
+    route = (route_t *) calloc (1, sizeof *route);
+    if (!route || !(route->held = zlistx_new ())) {
+        free (route);
+        return NULL;
+    }
+    zlistx_set_destructor (route->held, s_held_destroy);
+    zhashx_insert (self->routes, gw, route);
+    return route;
+}
+
+//  Send one encoded frame to topic gw + 0x00. Never blocks.
+static void
+s_send (publisher_t *self, const char *gw, const uint8_t *data, size_t size)
+{
+    char topic[FRAME_ID_MAX + 2];
+    size_t len = strlen (gw);
+    memcpy (topic, gw, len);
+    topic[len] = 0;
+    void *socket = zsock_resolve (self->pub);
+    if (zmq_send (socket, topic, len + 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
+        || zmq_send (socket, data, size, ZMQ_DONTWAIT) == -1) {
+        self->drops++;
+        ratelog_warn (&self->limit,
+                      "bus_out refused a frame for %s: %s (%" PRIu64
+                      " dropped so far)",
+                      gw, zmq_strerror (zmq_errno ()), self->drops);
+    } else
+        tap_frame (self->tap, TAP_OUT, data, size);
+}
+
+//  Hold a frame for gw until it subscribes (or the hold time passes).
+static void
+s_hold (publisher_t *self, const char *gw, const uint8_t *data, size_t size)
+{
+    route_t *route = s_route (self, gw);
+    held_t *held = (held_t *) malloc (sizeof *held + size);
+    if (!route || !held) {
+        free (held);
+        self->expired++;
+        log_error ("out of memory holding a frame for %s", gw);
+        return;
+    }
+    if (zlistx_size (route->held) >= HOLD_MAX) {
+        zlistx_first (route->held);
+        zlistx_delete (route->held, zlistx_cursor (route->held));
+        self->expired++;
+    }
+    held->since_ms = clock_mono_ms ();
+    held->size = size;
+    memcpy (held->data, data, size);
+    zlistx_add_end (route->held, held);
+}
+
+//  Publish one frame: now if its gateway listens (or it is for all
+//  gateways), else held until the gateway subscribes.
 static void
 s_publish (publisher_t *self, const frame_t *frame)
 {
@@ -59,22 +167,86 @@ s_publish (publisher_t *self, const frame_t *frame)
         return;
     }
     s_log_frame ("out", frame);
-    char topic[FRAME_ID_MAX + 2];
-    size_t len = strlen (frame->gateway);
-    memcpy (topic, frame->gateway, len);
-    topic[len] = 0;
-    void *socket = zsock_resolve (self->pub);
-    if (zmq_send (socket, topic, len + 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
-        || zmq_send (socket, data, size, ZMQ_DONTWAIT) == -1) {
-        self->drops++;
-        ratelog_warn (&self->limit,
-                      "bus_out refused a %s frame for %s: %s (%" PRIu64
-                      " dropped so far)",
-                      frame_kind_name (frame->kind), frame->gateway,
-                      zmq_strerror (zmq_errno ()), self->drops);
-    } else
-        tap_frame (self->tap, TAP_OUT, data, size);
+    route_t *route = (route_t *) zhashx_lookup (self->routes, frame->gateway);
+    if (!strcmp (frame->gateway, "*") || (route && route->subscribers > 0))
+        s_send (self, frame->gateway, data, size);
+    else
+        s_hold (self, frame->gateway, data, size);
     free (data);
+}
+
+//  A subscription message arrived on the XPUB: 0x01 (subscribe) or 0x00
+//  (unsubscribe), then the topic. Gateway topics are "<gw>\0"; anything
+//  else (a tap's empty subscription, "*\0") routes nothing.
+static int
+s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    publisher_t *self = (publisher_t *) arg;
+    void *socket = zsock_resolve (reader);
+    while (zsock_events (reader) & ZMQ_POLLIN) {
+        uint8_t buf[FRAME_ID_MAX + 3];
+        int n = zmq_recv (socket, buf, sizeof buf, ZMQ_DONTWAIT);
+        if (n < 0)
+            break;
+        if (n < 3 || n > (int) sizeof buf || buf[n - 1] != 0
+            || (buf[0] != 0 && buf[0] != 1))
+            continue;
+        const char *gw = (const char *) buf + 1;
+        if (strlen (gw) != (size_t) n - 2 || !gateways_id_valid (gw))
+            continue;
+        route_t *route = s_route (self, gw);
+        if (!route)
+            continue;
+        route->subscribers += buf[0] ? 1 : -1;
+        if (route->subscribers < 0)
+            route->subscribers = 0;
+        log_debug ("gateway %s %s (%d subscribers)", gw,
+                   buf[0] ? "subscribed" : "unsubscribed", route->subscribers);
+        if (route->subscribers > 0 && zlistx_size (route->held) > 0) {
+            log_info ("gateway %s subscribed: sending %zu held frames", gw,
+                      zlistx_size (route->held));
+            for (held_t *held = (held_t *) zlistx_first (route->held); held;
+                 held = (held_t *) zlistx_next (route->held))
+                s_send (self, gw, held->data, held->size);
+            zlistx_purge (route->held);
+        }
+    }
+    return 0;
+}
+
+void
+publisher_expire (publisher_t *self)
+{
+    assert (self);
+    uint64_t now = clock_mono_ms ();
+    zlistx_t *idle = zlistx_new ();
+    for (route_t *route = (route_t *) zhashx_first (self->routes); route;
+         route = (route_t *) zhashx_next (self->routes)) {
+        size_t dropped = 0;
+        held_t *held = (held_t *) zlistx_first (route->held);
+        while (held && now - held->since_ms > (uint64_t) self->hold_ms) {
+            zlistx_delete (route->held, zlistx_cursor (route->held));
+            dropped++;
+            held = (held_t *) zlistx_first (route->held);
+        }
+        const char *gw = (const char *) zhashx_cursor (self->routes);
+        if (dropped) {
+            self->expired += dropped;
+            log_warn ("gateway %s never subscribed: dropped %zu held frames "
+                      "(%" PRIu64 " so far)",
+                      gw, dropped, self->expired);
+        }
+        if (idle && route->subscribers == 0 && zlistx_size (route->held) == 0)
+            zlistx_add_end (idle, (void *) gw);
+    }
+    //  Forget routes that hold nothing for nobody (dead gateways).
+    if (idle) {
+        for (const char *gw = (const char *) zlistx_first (idle); gw;
+             gw = (const char *) zlistx_next (idle))
+            zhashx_delete (self->routes, gw);
+        zlistx_destroy (&idle);
+    }
 }
 
 //  Build and publish one outbound frame.
@@ -120,22 +292,33 @@ publisher_error (publisher_t *self, const char *gw, const char *session,
 }
 
 publisher_t *
-publisher_new (const char *endpoint, int hwm)
+publisher_new (const char *endpoint, int hwm, int hold_ms, zloop_t *loop)
 {
     assert (endpoint);
+    assert (loop);
     publisher_t *self = (publisher_t *) calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->pub = zsock_new (ZMQ_PUB);
-    if (!self->pub) {
+    self->loop = loop;
+    self->hold_ms = hold_ms;
+    self->routes = zhashx_new ();
+    self->pub = zsock_new (ZMQ_XPUB);
+    if (!self->routes || !self->pub) {
         log_error ("cannot create the bus_out socket");
-        free (self);
+        publisher_destroy (&self);
         return NULL;
     }
+    zhashx_set_destructor (self->routes, s_route_destroy);
     zsock_set_sndhwm (self->pub, hwm);
+    zsock_set_xpub_verboser (self->pub, 1);
     if (zsock_bind (self->pub, "%s", endpoint) == -1) {
         log_error ("cannot bind bus_out %s: %s", endpoint,
                    zmq_strerror (zmq_errno ()));
+        publisher_destroy (&self);
+        return NULL;
+    }
+    if (zloop_reader (loop, self->pub, s_on_subscription, self) != 0) {
+        log_error ("cannot watch bus_out subscriptions");
         publisher_destroy (&self);
         return NULL;
     }
@@ -149,7 +332,10 @@ publisher_destroy (publisher_t **self_p)
     publisher_t *self = *self_p;
     if (!self)
         return;
+    if (self->pub && self->loop)
+        zloop_reader_end (self->loop, self->pub);
     zsock_destroy (&self->pub);
+    zhashx_destroy (&self->routes);
     free (self);
     *self_p = NULL;
 }
@@ -166,4 +352,11 @@ publisher_drops (publisher_t *self)
 {
     assert (self);
     return self->drops;
+}
+
+uint64_t
+publisher_expired (publisher_t *self)
+{
+    assert (self);
+    return self->expired;
 }

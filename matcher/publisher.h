@@ -1,20 +1,33 @@
-//  publisher - the matcher's bus_out: one ZeroMQ PUB socket on which every
+//  publisher - the matcher's bus_out: one ZeroMQ XPUB socket on which every
 //  frame goes out as two parts, the destination gateway id + one 0x00
 //  byte (the topic; "*" for all gateways), then the frame_encode bytes.
 //  Sending never blocks: a frame the socket refuses is counted and
-//  reported (rate-limited), never waited for.
+//  reported (rate-limited), never waited for. A frame for a gateway that
+//  is not subscribed (yet) is held until it subscribes, for at most the
+//  hold time, so a restarted matcher loses nothing to ZeroMQ's slow-joiner
+//  window.
 
 #ifndef MEGLE_PUBLISHER_H
 #define MEGLE_PUBLISHER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <czmq.h>
 
 typedef struct _publisher_t publisher_t;
 
-//  Bind a PUB socket on endpoint with the given send high-water mark.
+//  Bind an XPUB socket on endpoint with the given send high-water mark and
+//  watch its subscriptions from loop (borrowed; must outlive the
+//  publisher). Frames wait at most hold_ms for their gateway to subscribe.
 //  Returns NULL (reason logged) on failure.
-publisher_t *publisher_new (const char *endpoint, int hwm);
+publisher_t *publisher_new (const char *endpoint, int hwm, int hold_ms,
+                            zloop_t *loop);
+
+//  Drop held frames older than the hold time (call it periodically).
+void publisher_expire (publisher_t *self);
+
+//  Held frames dropped because their gateway never subscribed.
+uint64_t publisher_expired (publisher_t *self);
 
 //  Destroy the publisher and close its socket. NULL-safe; nulls *self_p.
 void publisher_destroy (publisher_t **self_p);
