@@ -21,7 +21,7 @@ static const char *s_env_names[] = {
     "MEGLE_HEARTBEAT_MS", "MEGLE_HTTP",
     "MEGLE_GATEWAY_ID",   "MEGLE_WEB_ROOT",
     "MEGLE_MAX_MESSAGE",  "MEGLE_MATCHER_TIMEOUT_MS",
-    "MEGLE_IP_SALT",
+    "MEGLE_DRAIN_MS",     "MEGLE_IP_SALT",
 };
 
 static void
@@ -198,6 +198,7 @@ static const int_knob_t s_int_knobs[] = {
     {"--max-message", "MEGLE_MAX_MESSAGE", CONFIG_GATEWAY, 1024, 16777216},
     {"--matcher-timeout-ms", "MEGLE_MATCHER_TIMEOUT_MS", CONFIG_GATEWAY, 500,
      600000},
+    {"--drain-ms", "MEGLE_DRAIN_MS", CONFIG_GATEWAY, 0, 600000},
 };
 
 #define INT_KNOBS (int) (sizeof s_int_knobs / sizeof s_int_knobs[0])
@@ -216,7 +217,7 @@ START_TEST (test_int_ranges)
     snprintf (bad[6], sizeof bad[6], "%ld.0", k->min);
     snprintf (bad[7], sizeof bad[7], "0x%lx", k->min);
     for (int i = 0; i < 8; i++) {
-        char arg[128];
+        char arg[640];
         snprintf (arg, sizeof arg, "%s=%s", k->flag, bad[i]);
         ck_assert_int_eq (s_load (k->who, arg, NULL), -1);
         ck_assert_msg (strstr (s_err, k->flag), "flag %s: %s", arg, s_err);
