@@ -17,8 +17,11 @@ tmp=$(mktemp -d /tmp/megle.XXXXXX)
 pids=()
 cleanup () {
     trap - INT TERM EXIT
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    #  Gateway first (it says bye), then the matcher, then Redis.
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[i]}" 2>/dev/null || true
+        wait "${pids[i]}" 2>/dev/null || true
+    done
     rm -rf "$tmp"
 }
 trap cleanup INT TERM EXIT
