@@ -1,0 +1,26 @@
+#  bench.smoke: megle-bench against a real private stack (redis-server,
+#  megle-matcher, 1 and 3 megle-gateways on loopback free ports, started
+#  by scripts/bench.sh --smoke): small N, a few seconds per scenario. It
+#  asserts only that every scenario runs and reports zero lost, duplicated
+#  and misdelivered signals: no timing is asserted.
+
+find_program (REDIS_SERVER_EXECUTABLE redis-server)
+find_program (PYTHON3_EXECUTABLE python3)
+find_program (CURL_EXECUTABLE curl)
+if (NOT TARGET megle-bench OR NOT TARGET megle-gateway
+    OR NOT TARGET megle-matcher)
+    message (STATUS "bench.smoke: megle-bench/gateway/matcher targets "
+                    "missing, not added")
+elseif (NOT REDIS_SERVER_EXECUTABLE OR NOT PYTHON3_EXECUTABLE
+        OR NOT CURL_EXECUTABLE)
+    message (STATUS "bench.smoke: redis-server, python3 or curl not found, "
+                    "not added")
+else ()
+    add_test (NAME bench.smoke
+              COMMAND ${CMAKE_SOURCE_DIR}/scripts/bench.sh --smoke
+                      --build ${CMAKE_BINARY_DIR})
+    set_tests_properties (bench.smoke PROPERTIES
+        LABELS bench
+        TIMEOUT 120
+        ENVIRONMENT "MEGLE_BENCH_NO_BUILD=1")
+endif ()

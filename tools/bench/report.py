@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""report - turn megle-bench --json results into docs/performance.md.
+
+Reads RESULTS/<label>.<run>.json (one JSON object per file, as written by
+scripts/bench.sh), takes the median of each figure over the runs and
+writes the document. Also: --check (every result ran, zero lost/duplicated/
+misdelivered) and --half-match (half the median flat-out match rate, for
+the paced run).
+"""
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+
+def load(results):
+    out = {}
+    for path in sorted(glob.glob(os.path.join(results, '*.json'))):
+        base = os.path.basename(path)[:-5]
+        label, _, run = base.rpartition('.')
+        try:
+            with open(path) as f:
+                obj = json.loads(f.read().strip().splitlines()[-1])
+        except (ValueError, IndexError, OSError) as err:
+            obj = {'ok': False, 'why': 'unreadable: %s' % err}
+        out.setdefault(label, []).append(obj)
+    return out
+
+
+def get(obj, path, default=None):
+    for key in path.split('.'):
+        if isinstance(obj, dict) and key in obj:
+            obj = obj[key]
+        elif isinstance(obj, list) and key.isdigit() and int(key) < len(obj):
+            obj = obj[int(key)]
+        else:
+            return default
+    return obj
+
+
+def med(runs, path):
+    vals = [get(r, path) for r in runs]
+    vals = [v for v in vals if isinstance(v, (int, float))]
+    return statistics.median(vals) if vals else None
+
+
+def proc_cpu(runs, name):
+    vals = []
+    for r in runs:
+        for p in r.get('procs', []):
+            if p['name'] == name and p['cpu_pct'] >= 0:
+                vals.append(p['cpu_pct'])
+    return statistics.median(vals) if vals else None
+
+
+def check(results):
+    data = load(results)
+    bad = 0
+    for label, runs in sorted(data.items()):
+        for r in runs:
+            if label.startswith('ceiling'):
+                continue
+            problems = []
+            if not r.get('ok'):
+                problems.append('did not run: %s' % r.get('why'))
+            for k in ('lost', 'duplicated', 'misdelivered', 'dropped'):
+                if r.get(k):
+                    problems.append('%s=%s' % (k, r[k]))
+            if r.get('scenario') == 'conns' and \
+                    r.get('still_open') != r.get('conns'):
+                problems.append('only %s of %s connections stayed open' %
+                                (r.get('still_open'), r.get('conns')))
+            if r.get('scenario') in ('relay', 'mixed') and not r.get('delivered'):
+                problems.append('no signal delivered')
+            if r.get('scenario') == 'match' and not r.get('pairs'):
+                problems.append('no pair matched')
+            if problems:
+                bad += 1
+                print('%s: %s' % (label, '; '.join(problems)))
+            else:
+                print('%s: ok' % label)
+    return 1 if bad or not data else 0
+
+
+def fmt(v, unit='', digits=0):
+    if v is None:
+        return 'n/a'
+    if digits == 0:
+        return '{:,.0f}{}'.format(v, unit)
+    return '{:,.{}f}{}'.format(v, digits, unit)
+
+
+def ms(us):
+    return 'n/a' if us is None else '%.2f ms' % (us / 1000.0)
+
+
+def ratio(a, b):
+    if a is None or not b:
+        return 'n/a'
+    return '%.0f %%' % (100.0 * a / b)
+
+
+def machine():
+    cpu = 'unknown'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    with open('/proc/loadavg') as f:
+        load_avg = ' '.join(f.read().split()[:3])
+    try:
+        redis = subprocess.run(['redis-server', '--version'],
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:
+        redis = 'unknown'
+    return {'nproc': os.cpu_count(), 'cpu': cpu, 'kernel': platform.release(),
+            'load': load_avg, 'redis': redis,
+            'date': time.strftime('%Y-%m-%d %H:%M %Z')}
+
+
+def cpu_line(runs):
+    if not runs:
+        return 'n/a'
+    names = [p['name'] for p in runs[0].get('procs', [])]
+    parts = ['megle-bench %s %%' % fmt(med(runs, 'bench_cpu_pct'), '', 0)]
+    for n in names:
+        parts.append('%s %s %%' % (n, fmt(proc_cpu(runs, n))))
+    sat = any(r.get('bench_saturated') for r in runs)
+    return ', '.join(parts) + (' (**bench saturated** in at least one run)'
+                               if sat else '')
+
+
+def write(out, results, nruns, cost_path):
+    d = load(results)
+    m = machine()
+    c = d.get('ceiling', [])
+    conns, match = d.get('conns', []), d.get('match', [])
+    half, relay = d.get('match_half', []), d.get('relay', [])
+    r10k, mixed = d.get('relay_10k', []), d.get('mixed', [])
+    cost = {}
+    if cost_path and os.path.exists(cost_path):
+        with open(cost_path) as f:
+            cost = json.load(f)
+
+    ceil_pairs = med(c, 'match_pairs_per_s')
+    ceil_route = med(c, 'route_calls_per_s')
+    rss = med(conns, 'rss_per_conn.gateway1')
+    pairs = med(match, 'pairs_per_s')
+    ttm99_half = med(half, 'time_to_match.p99_us')
+    sig = med(relay, 'delivered_per_s')
+    lat99_10k = med(r10k, 'relay_latency.p99_us')
+    integrity = {k: sum(r.get(k, 0) or 0 for lab in ('relay', 'relay_10k',
+                                                     'mixed')
+                        for r in d.get(lab, []))
+                 for k in ('lost', 'duplicated', 'misdelivered')}
+
+    L = []
+    w = L.append
+    w('# megle performance')
+    w('')
+    w('Generated by `scripts/bench.sh` from `megle-bench --json` output on '
+      '%s; do not edit by hand, re-run the script. Every figure is the '
+      'median of %d runs, each on a freshly started stack.' % (m['date'],
+                                                               nruns))
+    w('')
+    w('## Targets and results')
+    w('')
+    w('| figure | target | measured (median) | ceiling measured in the same '
+      'run | ratio to ceiling | verdict |')
+    w('| --- | --- | --- | --- | --- | --- |')
+
+    def verdict(ok):
+        return 'n/a' if ok is None else ('**met**' if ok else '**missed**')
+    w('| gateway RSS per idle WebSocket, %s connections on one gateway | '
+      '≤ 2 KiB | %s B | lws 1.5 KB with rx_buffer_size 128 (issue 7) | — | '
+      '%s |' % (fmt(med(conns, 'conns')), fmt(rss),
+                verdict(None if rss is None else rss <= 2048)))
+    w('| matched pairs/s end to end, flat out | ≥ 30,000 | %s | Redis, '
+      'match scripts pipelined: %s pairs/s | %s | %s |'
+      % (fmt(pairs), fmt(ceil_pairs), ratio(pairs, ceil_pairs),
+         verdict(None if pairs is None else pairs >= 30000)))
+    w('| p99 find_match → match_found at half that load (%s pairs/s) | '
+      '≤ 5 ms | %s | — | — | %s |'
+      % (fmt(med(half, 'rate')), ms(ttm99_half),
+         verdict(None if ttm99_half is None else ttm99_half <= 5000)))
+    w('| signals/s relayed end to end, flat out (3 gateways) | ≥ 80,000 | %s '
+      '| Redis, route script pipelined: %s calls/s | %s | %s |'
+      % (fmt(sig), fmt(ceil_route), ratio(sig, ceil_route),
+         verdict(None if sig is None else sig >= 80000)))
+    w('| p99 one-way signal latency at 10 k signals/s | ≤ 1 ms | %s | — | — '
+      '| %s |' % (ms(lat99_10k),
+                  verdict(None if lat99_10k is None else lat99_10k <= 1000)))
+    ok_int = all(v == 0 for v in integrity.values())
+    w('| lost / duplicated / misdelivered signals (relay, relay at 10 k/s, '
+      'mixed; all runs) | 0 / 0 / 0 | %d / %d / %d | — | — | %s |'
+      % (integrity['lost'], integrity['duplicated'], integrity['misdelivered'],
+         verdict(ok_int)))
+    w('')
+    w('## Machine')
+    w('')
+    w('| | |')
+    w('| --- | --- |')
+    w('| CPUs (nproc) | %s |' % m['nproc'])
+    w('| CPU model | %s |' % m['cpu'])
+    w('| kernel | %s |' % m['kernel'])
+    w('| Redis | %s |' % m['redis'])
+    w('| load average when the report was written (1, 5, 15 min) | %s |'
+      % m['load'])
+    w('')
+    w('The machine is shared: other jobs ran during the measurement, so the '
+      'load average above is part of the result. The bench, the gateways, '
+      'the matcher and redis-server all share these cores.')
+    w('')
+    w('## Scenarios (medians of %d runs)' % nruns)
+    w('')
+
+    def hist_row(name, runs, key):
+        return '| %s | %s | %s | %s | %s |' % (
+            name, ms(med(runs, key + '.p50_us')), ms(med(runs, key + '.p99_us')),
+            ms(med(runs, key + '.p999_us')), ms(med(runs, key + '.max_us')))
+    w('### conns: idle WebSockets')
+    w('')
+    w('`megle-bench conns %s --hold %s --ping 5`, one gateway.'
+      % (fmt(med(conns, 'conns')), fmt(med(conns, 'hold_s'))))
+    w('')
+    w('| figure | value |')
+    w('| --- | --- |')
+    w('| handshakes/s (connect → welcome, 256 in flight) | %s |'
+      % fmt(med(conns, 'handshakes_per_s')))
+    w('| still open after the hold | %s of %s |'
+      % (fmt(med(conns, 'still_open')), fmt(med(conns, 'conns'))))
+    w('| pings / pongs | %s / %s |' % (fmt(med(conns, 'pings')),
+                                       fmt(med(conns, 'pongs'))))
+    for n in ('gateway1', 'matcher', 'redis'):
+        w('| RSS growth per connection, %s | %s B |'
+          % (n, fmt(med(conns, 'rss_per_conn.' + n))))
+    w('| CPU over connect + hold | %s |' % cpu_line(conns))
+    w('')
+    w('### match')
+    w('')
+    w('| run | pairs/s | time to match p50 | p99 | p999 | max | CPU |')
+    w('| --- | --- | --- | --- | --- | --- | --- |')
+    for name, runs in (('flat out, %s clients, 1 gateway' %
+                        fmt(med(match, 'clients')), match),
+                       ('paced at %s pairs/s' % fmt(med(half, 'rate')), half)):
+        w('| %s | %s | %s | %s | %s | %s | %s |' % (
+            name, fmt(med(runs, 'pairs_per_s')),
+            ms(med(runs, 'time_to_match.p50_us')),
+            ms(med(runs, 'time_to_match.p99_us')),
+            ms(med(runs, 'time_to_match.p999_us')),
+            ms(med(runs, 'time_to_match.max_us')), cpu_line(runs)))
+    w('')
+    w('### relay')
+    w('')
+    w('Signals are offers/answers of 2–4 KB (one in ten) and ICE candidates '
+      'of ~200 B, each carrying a sequence number and its send time; '
+      'pairs are spread over 3 gateways, so most signals cross gateways.')
+    w('')
+    w('| run | delivered/s | lost | dup | misdelivered | latency p50 | p99 '
+      '| p999 | CPU |')
+    w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    for name, runs in (('flat out, %s pairs, window %s' % (
+            fmt(med(relay, 'pairs')), fmt(med(relay, 'window'))), relay),
+            ('paced at %s signals/s' % fmt(med(r10k, 'rate')), r10k)):
+        w('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            name, fmt(med(runs, 'delivered_per_s')), fmt(med(runs, 'lost')),
+            fmt(med(runs, 'duplicated')), fmt(med(runs, 'misdelivered')),
+            ms(med(runs, 'relay_latency.p50_us')),
+            ms(med(runs, 'relay_latency.p99_us')),
+            ms(med(runs, 'relay_latency.p999_us')), cpu_line(runs)))
+    w('')
+    w('### mixed')
+    w('')
+    w('Poisson arrivals at %s/s over 3 gateways; each arrival connects, '
+      'finds a match, sends ~10 signals per side 50 ms apart (offer/answer '
+      'first), and the initiator skips after an exponential talk time '
+      '(mean 5 s); a skipper or a left partner looks again with '
+      'probability 0.7, else leaves the site.' % fmt(med(mixed,
+                                                         'arrivals_per_s')))
+    w('')
+    w('| figure | value |')
+    w('| --- | --- |')
+    for k, label in (('arrivals', 'arrivals'), ('matches', 'matches'),
+                     ('skips', 'skips'), ('departures', 'departures'),
+                     ('peak_conns', 'peak connections'),
+                     ('delivered', 'signals delivered'),
+                     ('misdelivered', 'misdelivered')):
+        w('| %s | %s |' % (label, fmt(med(mixed, k))))
+    w('| time to match p50 / p99 / p999 | %s / %s / %s |' % (
+        ms(med(mixed, 'time_to_match.p50_us')),
+        ms(med(mixed, 'time_to_match.p99_us')),
+        ms(med(mixed, 'time_to_match.p999_us'))))
+    w('| signal latency p50 / p99 / p999 | %s / %s / %s |' % (
+        ms(med(mixed, 'relay_latency.p50_us')),
+        ms(med(mixed, 'relay_latency.p99_us')),
+        ms(med(mixed, 'relay_latency.p999_us'))))
+    w('| CPU | %s |' % cpu_line(mixed))
+    errs = {}
+    for r in mixed:
+        for k, v in r.get('errors', {}).items():
+            errs[k] = errs.get(k, 0) + v
+    if errs:
+        w('| error events (all runs; expected: signals racing a skip) | %s |'
+          % ', '.join('%s %d' % kv for kv in sorted(errs.items())))
+    w('')
+    w('### Ceilings')
+    w('')
+    w('`tools/bench/ceiling.py` loads the matcher\'s own scripts '
+      '(lib.lua prepended) into the stack\'s redis-server and sends them '
+      'with `redis-cli --pipe`, all in flight: per pair `find` (waits), '
+      '`find` (matches), `leave`, the three calls the matcher makes per pair '
+      'in the match scenario; and `route`, the one call per relayed signal.')
+    w('')
+    w('| ceiling | median |')
+    w('| --- | --- |')
+    w('| match scripts, pairs/s (3 EVALSHA per pair) | %s |' % fmt(ceil_pairs))
+    w('| match scripts, calls/s | %s |' % fmt(med(c, 'match_calls_per_s')))
+    w('| route script, calls/s (= signals/s) | %s |' % fmt(ceil_route))
+    w('')
+    if cost:
+        w('## Cost model (callgrind)')
+        w('')
+        w(cost.get('method', ''))
+        w('')
+        w('| per operation | gateway | matcher |')
+        w('| --- | --- | --- |')
+        for row in cost.get('rows', []):
+            w('| %s | %s | %s |' % (row['what'], fmt(row.get('gateway')),
+                                    fmt(row.get('matcher'))))
+        w('')
+        for proc in ('gateway', 'matcher'):
+            hs = cost.get('hot', {}).get(proc)
+            if hs:
+                w('Hot spots, %s (%s):' % (proc, cost.get('hot_workload', '')))
+                w('')
+                w('```')
+                w(hs.rstrip())
+                w('```')
+                w('')
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            'analysis.md')
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            text = f.read()
+        vals = {'rss': fmt(rss), 'pairs': fmt(pairs),
+                'ceil_pairs': fmt(ceil_pairs), 'sig': fmt(sig),
+                'ceil_route': fmt(ceil_route),
+                'pairs_ratio': ratio(pairs, ceil_pairs),
+                'sig_ratio': ratio(sig, ceil_route)}
+        for k, v in vals.items():
+            text = text.replace('{{%s}}' % k, v)
+        L.append(text.rstrip())
+        L.append('')
+    with open(out, 'w') as f:
+        f.write('\n'.join(L) + '\n')
+    return 0
+
+
+def half_match(results):
+    runs = load(results).get('match', [])
+    rate = med(runs, 'pairs_per_s') or 2000
+    return max(1, int(rate / 2))
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == '--check':
+        return check(argv[2])
+    if len(argv) >= 3 and argv[1] == '--half-match':
+        print(half_match(argv[2]))
+        return 0
+    if len(argv) >= 3 and argv[1] == '--write':
+        args = {'--runs': '3', '--cost': ''}
+        rest = argv[3:]
+        while len(rest) >= 2 and rest[0] in args:
+            args[rest[0]] = rest[1]
+            rest = rest[2:]
+        if len(rest) != 1:
+            print('usage: report.py --write FILE [--runs N] [--cost FILE] '
+                  'RESULTS', file=sys.stderr)
+            return 2
+        return write(argv[2], rest[0], int(args['--runs']), args['--cost'])
+    print('usage: report.py --check RESULTS | --half-match RESULTS | '
+          '--write FILE [--runs N] [--cost FILE] RESULTS', file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
