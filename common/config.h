@@ -38,6 +38,8 @@ typedef struct {
     int gateway_timeout_ms;          //  MEGLE_GATEWAY_TIMEOUT_MS
     char matcher_id[CONFIG_STR_MAX]; //  MEGLE_MATCHER_ID (default
                                      //  "m-<random>")
+    int interest_wait_ms;            //  MEGLE_INTEREST_WAIT_MS
+    int rematch_block_ms;            //  MEGLE_REMATCH_BLOCK_MS
     //  gateway and matcher
     char bus_in[CONFIG_STR_MAX];  //  MEGLE_BUS_IN
     char bus_out[CONFIG_STR_MAX]; //  MEGLE_BUS_OUT
@@ -53,6 +55,7 @@ typedef struct {
     int max_message;                 //  MEGLE_MAX_MESSAGE, bytes
     int matcher_timeout_ms;          //  MEGLE_MATCHER_TIMEOUT_MS
     int drain_ms;                    //  MEGLE_DRAIN_MS
+    int chat_max;                    //  MEGLE_CHAT_MAX, bytes
     char ip_salt[CONFIG_STR_MAX];    //  MEGLE_IP_SALT (default random)
 } config_t;
 

@@ -2,38 +2,37 @@
 //  build the server's.
 //
 //  Parsing is three steps over the caller's bytes, none of which allocates
-//  except cJSON's tree:
+//  except cJSON's tree (and a chat message's decoded text):
 //
-//  1. s_prescan: one pass that enforces what cJSON lets through but JSON
-//     (and the partner's JSON.parse) does not: invalid UTF-8 (overlongs,
-//     surrogates, > U+10FFFF), raw control characters, bad \u escapes
-//     (cJSON decodes "\u00zz" as U+0000), numbers such as 01 or 1. that
-//     strtod accepts; and it refuses nesting deeper than
-//     ENVELOPE_DEPTH_MAX before cJSON's recursive descent sees the text.
+//  1. json_text_prescan: one pass that refuses what cJSON lets through but
+//     JSON (and the partner's JSON.parse) does not, and nesting too deep
+//     for cJSON's recursive descent (json_text.c).
 //  2. cJSON validates the grammar and gives us the fields.
-//  3. s_find_member, a small scanner over the ORIGINAL text, locates the
+//  3. json_text_find_member, a scanner over the ORIGINAL text, locates the
 //     exact bytes of data and data.payload, so that payloads are relayed
-//     byte-for-byte. It picks the first of duplicate keys and compares keys
-//     after unescaping with C-string semantics, exactly as cJSON's
-//     GetObjectItemCaseSensitive (strcmp on the decoded key) does.
+//     byte-for-byte, and of the strings where a \u0000 must be refused
+//     (cJSON would silently cut the decoded string there).
+//
+//  Interests are normalised here, once, before they reach the bus and
+//  Redis: trimmed, ASCII lower-cased, inner whitespace collapsed to one
+//  space, empty and duplicate ones dropped; each 1..ENVELOPE_INTEREST_MAX
+//  bytes, at most ENVELOPE_INTERESTS_MAX.
 //
 //  Builders compute the output size first and allocate once.
 
 #include "envelope.h"
+#include "json_text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ENVELOPE_DEPTH_MAX 32
-//  No key megle looks up is longer than this; longer keys never match.
-#define ENVELOPE_KEY_MAX 64
-
 static const char s_bad_json[] = "bad_json";
 static const char s_bad_envelope[] = "bad_envelope";
 static const char s_unknown_event[] = "unknown_event";
 static const char s_bad_field[] = "bad_field";
+static const char s_too_long[] = "too_long";
 
 static int
 s_fail (const char **code_p, char *msg, size_t msg_size, const char *code,
@@ -51,449 +50,144 @@ s_fail (const char **code_p, char *msg, size_t msg_size, const char *code,
     return -1;
 }
 
-//  Length (1..4) of the well-formed UTF-8 sequence at s, or 0 if the bytes
-//  there are not one (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
-static size_t
-s_utf8_seq (const uint8_t *s, size_t n)
+const char *
+envelope_mode_name (envelope_mode_t mode)
 {
-    uint8_t c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c < 0xC2) //  continuation byte, or overlong 2-byte lead
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && s[1] < 0xA0) //  overlong
-            return 0;
-        if (c == 0xED && s[1] >= 0xA0) //  U+D800..U+DFFF
-            return 0;
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80
-            || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && s[1] < 0x90) //  overlong
-            return 0;
-        if (c == 0xF4 && s[1] >= 0x90) //  > U+10FFFF
-            return 0;
-        return 4;
-    }
-    return 0;
+    return mode == ENVELOPE_MODE_TEXT ? "text" : "video";
 }
 
 static bool
-s_is_digit (uint8_t c)
+s_is_space (char c)
 {
-    return c >= '0' && c <= '9';
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+           || c == '\v';
 }
 
+//  True if the member `key` of the data object (raw span) is a string
+//  holding a \u0000 escape.
 static bool
-s_is_ws (uint8_t c)
+s_member_has_nul (const envelope_t *out, const char *key)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    const char *value;
+    size_t value_len;
+    return json_text_find_member (out->data, out->data + out->data_len, key,
+                                  &value, &value_len)
+               == 0
+           && json_text_has_nul (value, value_len);
 }
 
-//  Length of the strict JSON number at s (RFC 8259 grammar), 0 if none.
-//  A number may not run on into further number characters ("01", "1.",
-//  "1e5e"): cJSON's strtod would stop early and accept some of those.
-static size_t
-s_number_len (const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i < n && s[i] == '0')
-        i++;
-    else if (i < n && s_is_digit (s[i]))
-        while (i < n && s_is_digit (s[i]))
-            i++;
-    else
-        return 0;
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || !s_is_digit (s[i]))
-            return 0;
-        while (i < n && s_is_digit (s[i]))
-            i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !s_is_digit (s[i]))
-            return 0;
-        while (i < n && s_is_digit (s[i]))
-            i++;
-    }
-    if (i < n
-        && (s_is_digit (s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E'
-            || s[i] == '+' || s[i] == '-'))
-        return 0;
-    return i;
-}
-
-static bool
-s_is_hex (uint8_t c)
-{
-    return s_is_digit (c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-//  Length of the valid escape sequence at s (at its backslash), 0 if none.
-static size_t
-s_escape_len (const uint8_t *s, size_t n)
-{
-    if (n < 2)
-        return 0;
-    switch (s[1]) {
-    case '"':
-    case '\\':
-    case '/':
-    case 'b':
-    case 'f':
-    case 'n':
-    case 'r':
-    case 't':
-        return 2;
-    case 'u':
-        if (n < 6 || !s_is_hex (s[2]) || !s_is_hex (s[3]) || !s_is_hex (s[4])
-            || !s_is_hex (s[5]))
-            return 0;
-        return 6;
-    default:
-        return 0;
-    }
-}
-
-//  True if none of the 8 bytes in w is a quote, a backslash, a control
-//  character or non-ASCII: the string fast path of s_prescan skips them.
-static bool
-s_word_plain (uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    const uint64_t highs = 0x8080808080808080ULL;
-    uint64_t quote = w ^ (ones * '"');
-    uint64_t bslash = w ^ (ones * '\\');
-    //  (v - ones) & ~v has a high bit set iff some byte of v is zero; with
-    //  no high bit in w, w - 0x20.. has one iff some byte is < 0x20.
-    uint64_t special = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash)
-                       | (w - ones * 0x20) | w;
-    return (special & highs) == 0;
-}
-
-//  Step 1 (see the top of the file). Returns 0, or -1 with *reason set.
-static int
-s_prescan (const uint8_t *s, size_t len, const char **reason)
-{
-    size_t depth = 0;
-    size_t i = 0;
-    bool in_string = false;
-    while (i < len) {
-        if (in_string) {
-            while (len - i >= 8) {
-                uint64_t w;
-                memcpy (&w, s + i, 8);
-                if (!s_word_plain (w))
-                    break;
-                i += 8;
-            }
-            if (i >= len)
-                break;
-        }
-        uint8_t c = s[i];
-        if (c >= 0x80) {
-            size_t n = s_utf8_seq (s + i, len - i);
-            if (n == 0) {
-                *reason = "invalid UTF-8";
-                return -1;
-            }
-            i += n;
-            continue;
-        }
-        if (in_string) {
-            if (c == '"')
-                in_string = false;
-            else if (c == '\\') {
-                //  cJSON reads a bad \u escape ("\u00zz") as U+0000, so
-                //  check escapes here; it checks surrogate pairing itself.
-                size_t n = s_escape_len (s + i, len - i);
-                if (n == 0) {
-                    *reason = "invalid escape in string";
-                    return -1;
-                }
-                i += n;
-                continue;
-            } else if (c < 0x20) {
-                *reason = "control character in string";
-                return -1;
-            }
-            i++;
-            continue;
-        }
-        if (c == '"')
-            in_string = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > ENVELOPE_DEPTH_MAX) {
-                *reason = "nesting too deep";
-                return -1;
-            }
-        } else if (c == '}' || c == ']') {
-            //  An unbalanced closer makes cJSON fail right there, so the
-            //  counter never under-estimates cJSON's recursion depth.
-            if (depth)
-                depth--;
-        } else if (c == '-' || s_is_digit (c)) {
-            size_t n = s_number_len (s + i, len - i);
-            if (n == 0) {
-                *reason = "invalid number";
-                return -1;
-            }
-            i += n;
-            continue;
-        } else if ((c < 0x20 && !s_is_ws (c)) || c == 0x7F) {
-            *reason = "control character";
-            return -1;
-        }
-        i++;
-    }
-    return 0;
-}
-
-//  Step 3: the raw-span scanner. It runs only on text cJSON accepted, but
-//  stays bounds-checked and returns NULL rather than trusting that.
-
+//  Normalise one interest and add it to out (unless empty or a repeat).
+//  Returns NULL, or why it is refused.
 static const char *
-s_skip_ws (const char *p, const char *end)
+s_add_interest (envelope_t *out, const char *raw)
 {
-    while (p < end && s_is_ws ((uint8_t) *p))
-        p++;
-    return p;
-}
-
-//  p at the opening quote; returns the pointer past the closing quote.
-//  memchr finds each candidate quote; it closes the string when an even
-//  number of backslashes precedes it. Each backslash run is counted once.
-static const char *
-s_skip_string (const char *p, const char *end)
-{
-    const char *start = p + 1;
-    const char *q = start;
-    while (q < end) {
-        const char *quote = memchr (q, '"', (size_t) (end - q));
-        if (!quote)
+    char norm[ENVELOPE_INTEREST_MAX + 1];
+    size_t n = 0;
+    bool space = false; //  whitespace seen since the last kept character
+    for (const char *p = raw; *p; p++) {
+        char c = *p;
+        if (s_is_space (c)) {
+            space = n > 0; //  leading whitespace is dropped
+            continue;
+        }
+        if ((unsigned char) c < 0x20 || c == 0x7f)
+            return "interests: control characters are not allowed";
+        if (space) {
+            if (n >= ENVELOPE_INTEREST_MAX)
+                return "interests: each one is at most 32 bytes";
+            norm[n++] = ' ';
+            space = false;
+        }
+        if (c >= 'A' && c <= 'Z')
+            c = (char) (c - 'A' + 'a');
+        if (n >= ENVELOPE_INTEREST_MAX)
+            return "interests: each one is at most 32 bytes";
+        norm[n++] = c;
+    }
+    norm[n] = '\0';
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < out->interest_count; i++)
+        if (strcmp (out->interests[i], norm) == 0)
             return NULL;
-        size_t backslashes = 0;
-        for (const char *b = quote; b > start && b[-1] == '\\'; b--)
-            backslashes++;
-        if (backslashes % 2 == 0)
-            return quote + 1;
-        q = quote + 1;
+    if (out->interest_count >= ENVELOPE_INTERESTS_MAX)
+        return "interests: at most 10";
+    memcpy (out->interests[out->interest_count++], norm, n + 1);
+    return NULL;
+}
+
+//  find_match's optional mode, interests and Go-megle's tag.
+static const char *
+s_parse_find (envelope_t *out, const cJSON *data)
+{
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive (data, "mode");
+    if (mode && !cJSON_IsNull (mode)) {
+        if (cJSON_IsString (mode) && mode->valuestring
+            && strcmp (mode->valuestring, "video") == 0)
+            out->mode = ENVELOPE_MODE_VIDEO;
+        else if (cJSON_IsString (mode) && mode->valuestring
+                 && strcmp (mode->valuestring, "text") == 0)
+            out->mode = ENVELOPE_MODE_TEXT;
+        else
+            return "find_match: mode must be \"video\" or \"text\"";
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (data, "interests");
+    if (list && !cJSON_IsNull (list)) {
+        if (!cJSON_IsArray (list))
+            return "find_match: interests must be an array of strings";
+        if (s_member_has_nul (out, "interests"))
+            return "interests: control characters are not allowed";
+        const cJSON *item;
+        cJSON_ArrayForEach (item, list)
+        {
+            if (!cJSON_IsString (item) || !item->valuestring)
+                return "find_match: interests must be an array of strings";
+            const char *why = s_add_interest (out, item->valuestring);
+            if (why)
+                return why;
+        }
+    }
+    const cJSON *tag = cJSON_GetObjectItemCaseSensitive (data, "tag");
+    if (tag && !cJSON_IsNull (tag)) {
+        if (!cJSON_IsString (tag) || !tag->valuestring)
+            return "find_match: tag must be a string";
+        if (s_member_has_nul (out, "tag"))
+            return "interests: control characters are not allowed";
+        //  Go-megle's client sends a tag and expects a partner at once:
+        //  a tag alone is an interest without the wait.
+        out->tag_only = out->interest_count == 0;
+        const char *why = s_add_interest (out, tag->valuestring);
+        out->tag_only = out->tag_only && out->interest_count == 1;
+        return why;
     }
     return NULL;
 }
 
-//  p at the first byte of a value; returns the pointer past its last byte.
+//  chat's text: 1..chat_max bytes. Sets *code_p for a refusal.
 static const char *
-s_skip_value (const char *p, const char *end)
+s_parse_chat (envelope_t *out, const cJSON *data, size_t chat_max,
+              const char **code_p)
 {
-    if (p >= end)
-        return NULL;
-    if (*p == '"')
-        return s_skip_string (p, end);
-    if (*p == '{' || *p == '[') {
-        size_t depth = 0;
-        while (p < end) {
-            char c = *p;
-            if (c == '"') {
-                p = s_skip_string (p, end);
-                if (!p)
-                    return NULL;
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if (c == '}' || c == ']') {
-                if (--depth == 0)
-                    return p + 1;
-            }
-            p++;
-        }
-        return NULL;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive (data, "text");
+    if (!cJSON_IsString (text) || !text->valuestring || !*text->valuestring)
+        return "chat: text must be a non-empty string";
+    if (s_member_has_nul (out, "text"))
+        return "chat: text must not contain U+0000";
+    size_t n = strlen (text->valuestring);
+    if (n > chat_max) {
+        *code_p = s_too_long;
+        return "chat: text is too long";
     }
-    //  number or literal
-    const char *start = p;
-    while (p < end && !s_is_ws ((uint8_t) *p) && *p != ',' && *p != '}'
-           && *p != ']')
-        p++;
-    return p > start ? p : NULL;
-}
-
-static int
-s_hex4 (const char *p, const char *end, unsigned *out)
-{
-    if (end - p < 4)
-        return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned) (c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned) (c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned) (c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-//  Decode the escaped key k..end (between the quotes) into buf, stopping
-//  at a decoded NUL as cJSON's C strings do. Returns the decoded length, or
-//  -1 if it is malformed or longer than ENVELOPE_KEY_MAX.
-static int
-s_key_decode (const char *k, const char *end, char *buf)
-{
-    size_t n = 0;
-    while (k < end) {
-        unsigned cp;
-        if (*k != '\\') {
-            cp = (uint8_t) *k++;
-            if (n >= ENVELOPE_KEY_MAX)
-                return -1;
-            buf[n++] = (char) cp;
-            continue;
-        }
-        if (end - k < 2)
-            return -1;
-        char e = k[1];
-        k += 2;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            cp = (unsigned) e;
-            break;
-        case 'b':
-            cp = '\b';
-            break;
-        case 'f':
-            cp = '\f';
-            break;
-        case 'n':
-            cp = '\n';
-            break;
-        case 'r':
-            cp = '\r';
-            break;
-        case 't':
-            cp = '\t';
-            break;
-        case 'u':
-            if (s_hex4 (k, end, &cp))
-                return -1;
-            k += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
-                if (end - k < 6 || k[0] != '\\' || k[1] != 'u'
-                    || s_hex4 (k + 2, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                k += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return -1;
-            break;
-        default:
-            return -1;
-        }
-        if (cp == 0)
-            break; //  cJSON's key ends here
-        char tmp[4];
-        size_t len;
-        if (cp < 0x80) {
-            tmp[0] = (char) cp;
-            len = 1;
-        } else if (cp < 0x800) {
-            tmp[0] = (char) (0xC0 | (cp >> 6));
-            tmp[1] = (char) (0x80 | (cp & 0x3F));
-            len = 2;
-        } else if (cp < 0x10000) {
-            tmp[0] = (char) (0xE0 | (cp >> 12));
-            tmp[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-            tmp[2] = (char) (0x80 | (cp & 0x3F));
-            len = 3;
-        } else {
-            tmp[0] = (char) (0xF0 | (cp >> 18));
-            tmp[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-            tmp[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-            tmp[3] = (char) (0x80 | (cp & 0x3F));
-            len = 4;
-        }
-        if (n + len > ENVELOPE_KEY_MAX)
-            return -1;
-        memcpy (buf + n, tmp, len);
-        n += len;
-    }
-    return (int) n;
-}
-
-//  Does the raw key k..end (between the quotes) equal want once decoded?
-static bool
-s_key_equals (const char *k, const char *end, const char *want)
-{
-    size_t want_len = strlen (want);
-    if (!memchr (k, '\\', (size_t) (end - k)))
-        return (size_t) (end - k) == want_len
-               && memcmp (k, want, want_len) == 0;
-    char buf[ENVELOPE_KEY_MAX];
-    int n = s_key_decode (k, end, buf);
-    return n >= 0 && (size_t) n == want_len
-           && memcmp (buf, want, want_len) == 0;
-}
-
-//  p at an object's '{'. Finds the first member named key and returns its
-//  value's exact bytes in *value_p, *value_len_p. Returns 0 or -1.
-static int
-s_find_member (const char *p, const char *end, const char *key,
-               const char **value_p, size_t *value_len_p)
-{
-    if (p >= end || *p != '{')
-        return -1;
-    p = s_skip_ws (p + 1, end);
-    if (p < end && *p == '}')
-        return -1;
-    while (p < end && *p == '"') {
-        const char *key_end = s_skip_string (p, end);
-        if (!key_end)
-            return -1;
-        bool match = s_key_equals (p + 1, key_end - 1, key);
-        p = s_skip_ws (key_end, end);
-        if (p >= end || *p != ':')
-            return -1;
-        p = s_skip_ws (p + 1, end);
-        const char *value_end = s_skip_value (p, end);
-        if (!value_end)
-            return -1;
-        if (match) {
-            *value_p = p;
-            *value_len_p = (size_t) (value_end - p);
-            return 0;
-        }
-        p = s_skip_ws (value_end, end);
-        if (p >= end || *p != ',')
-            return -1;
-        p = s_skip_ws (p + 1, end);
-    }
-    return -1;
+    out->text = malloc (n + 1);
+    if (!out->text)
+        return "chat: out of memory";
+    memcpy (out->text, text->valuestring, n + 1);
+    out->text_len = n;
+    return NULL;
 }
 
 int
-envelope_parse (const char *text, size_t len, envelope_t *out,
+envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
                 const char **code_p, char *msg, size_t msg_size)
 {
     if (!text || !out)
@@ -503,7 +197,7 @@ envelope_parse (const char *text, size_t len, envelope_t *out,
         return s_fail (code_p, msg, msg_size, s_bad_json, "empty message");
 
     const char *reason = NULL;
-    if (s_prescan ((const uint8_t *) text, len, &reason))
+    if (json_text_prescan ((const uint8_t *) text, len, &reason))
         return s_fail (code_p, msg, msg_size, s_bad_json, reason);
 
     //  require_null_terminated would look for a NUL at text[len]: check
@@ -514,7 +208,7 @@ envelope_parse (const char *text, size_t len, envelope_t *out,
         return s_fail (code_p, msg, msg_size, s_bad_json, "invalid JSON");
     const char *end = text + len;
     if (!parse_end || parse_end < text || parse_end > end
-        || s_skip_ws (parse_end, end) != end) {
+        || json_text_skip_ws (parse_end, end) != end) {
         cJSON_Delete (root);
         return s_fail (code_p, msg, msg_size, s_bad_json,
                        "trailing data after the JSON value");
@@ -533,11 +227,24 @@ envelope_parse (const char *text, size_t len, envelope_t *out,
     if (why)
         goto fail;
 
+    //  The raw span of data, in the original text (skipping a BOM as
+    //  cJSON does).
+    code = s_bad_json;
+    why = "internal: cannot locate data";
+    const char *p = text;
+    if (len > 4 && memcmp (p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    p = json_text_skip_ws (p, end);
+    if (json_text_find_member (p, end, "data", &out->data, &out->data_len))
+        goto fail;
+    why = NULL;
+
     code = s_bad_field;
     const char *name = event->valuestring;
-    if (strcmp (name, "find_match") == 0)
+    if (strcmp (name, "find_match") == 0) {
         out->event = ENVELOPE_FIND_MATCH;
-    else if (strcmp (name, "signal") == 0) {
+        why = s_parse_find (out, data);
+    } else if (strcmp (name, "signal") == 0) {
         out->event = ENVELOPE_SIGNAL;
         const cJSON *target =
             cJSON_GetObjectItemCaseSensitive (data, "target_id");
@@ -553,10 +260,16 @@ envelope_parse (const char *text, size_t len, envelope_t *out,
             why = "signal: type must be \"offer\", \"answer\" or \"candidate\"";
         else if (!cJSON_GetObjectItemCaseSensitive (data, "payload"))
             why = "signal: payload is missing";
-        if (why)
-            goto fail;
-        memcpy (out->target_id, target->valuestring, n + 1);
-        strcpy (out->type, type->valuestring); //  one of three, fits
+        else {
+            memcpy (out->target_id, target->valuestring, n + 1);
+            strcpy (out->type, type->valuestring); //  one of three, fits
+            if (json_text_find_member (out->data, out->data + out->data_len,
+                                       "payload", &out->payload,
+                                       &out->payload_len)) {
+                code = s_bad_json;
+                why = "internal: cannot locate payload";
+            }
+        }
     } else if (strcmp (name, "leave") == 0) {
         out->event = ENVELOPE_LEAVE;
         const cJSON *target =
@@ -564,49 +277,72 @@ envelope_parse (const char *text, size_t len, envelope_t *out,
         if (target && !cJSON_IsNull (target)) {
             size_t n;
             if (!cJSON_IsString (target) || !target->valuestring
-                || (n = strlen (target->valuestring)) > ENVELOPE_ID_MAX) {
+                || (n = strlen (target->valuestring)) > ENVELOPE_ID_MAX)
                 why = "leave: target_id must be a string of at most 64 "
                       "characters";
-                goto fail;
-            }
-            memcpy (out->target_id, target->valuestring, n + 1);
+            else
+                memcpy (out->target_id, target->valuestring, n + 1);
         }
+    } else if (strcmp (name, "chat") == 0) {
+        out->event = ENVELOPE_CHAT;
+        why = s_parse_chat (out, data, chat_max, &code);
+    } else if (strcmp (name, "typing") == 0) {
+        out->event = ENVELOPE_TYPING;
+        const cJSON *typing = cJSON_GetObjectItemCaseSensitive (data, "typing");
+        if (!cJSON_IsBool (typing))
+            why = "typing: typing must be true or false";
+        else
+            out->typing = cJSON_IsTrue (typing);
     } else {
         code = s_unknown_event;
         why = "unknown event";
-        goto fail;
     }
-
-    //  The raw spans, in the original text (skipping a BOM as cJSON does).
-    code = s_bad_json;
-    why = "internal: cannot locate data";
-    const char *p = text;
-    if (len > 4 && memcmp (p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    p = s_skip_ws (p, end);
-    if (s_find_member (p, end, "data", &out->data, &out->data_len))
+    if (why)
         goto fail;
-    if (out->event == ENVELOPE_SIGNAL
-        && s_find_member (out->data, out->data + out->data_len, "payload",
-                          &out->payload, &out->payload_len)) {
-        why = "internal: cannot locate payload";
-        goto fail;
-    }
     cJSON_Delete (root);
     return 0;
 
 fail:
     cJSON_Delete (root);
-    memset (out, 0, sizeof *out);
+    envelope_clear (out);
     return s_fail (code_p, msg, msg_size, code, why);
+}
+
+void
+envelope_clear (envelope_t *self)
+{
+    if (!self)
+        return;
+    free (self->text);
+    memset (self, 0, sizeof *self);
+}
+
+size_t
+envelope_interests_join (const envelope_t *self, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (!buf || size == 0)
+        return 0;
+    for (size_t i = 0; i < self->interest_count; i++) {
+        size_t len = strlen (self->interests[i]);
+        if (n + (i > 0) + len + 1 > size)
+            break;
+        if (i > 0)
+            buf[n++] = '\n';
+        memcpy (buf + n, self->interests[i], len);
+        n += len;
+    }
+    buf[n] = '\0';
+    return n;
 }
 
 //  Builders: a message is a list of parts, measured, then written once.
 
 typedef enum {
-    S_LIT, //  literal JSON text
-    S_STR, //  C string, escaped as JSON string contents
-    S_RAW, //  raw JSON text (a signal payload), "null" if empty
+    S_LIT,  //  literal JSON text
+    S_STR,  //  C string, escaped as JSON string contents
+    S_STRN, //  len bytes, escaped as JSON string contents
+    S_RAW,  //  raw JSON text (a signal payload), "null" if empty
 } s_kind_t;
 
 typedef struct {
@@ -624,55 +360,6 @@ typedef struct {
         S_STR, (text) ? (text) : "", 0                                         \
     }
 
-//  Escape s (n bytes) into out, or only measure it when out is NULL.
-//  Quotes, backslashes and control characters are escaped (\u00XX); valid
-//  UTF-8 passes through; every byte of invalid UTF-8 becomes U+FFFD.
-static size_t
-s_escape (char *out, const uint8_t *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t w = 0;
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c == '"' || c == '\\') {
-            if (out) {
-                out[w] = '\\';
-                out[w + 1] = (char) c;
-            }
-            w += 2;
-            i++;
-        } else if (c < 0x20) {
-            if (out) {
-                memcpy (out + w, "\\u00", 4);
-                out[w + 4] = hex[c >> 4];
-                out[w + 5] = hex[c & 0xF];
-            }
-            w += 6;
-            i++;
-        } else if (c < 0x80) {
-            if (out)
-                out[w] = (char) c;
-            w++;
-            i++;
-        } else {
-            size_t seq = s_utf8_seq (s + i, n - i);
-            if (seq) {
-                if (out)
-                    memcpy (out + w, s + i, seq);
-                w += seq;
-                i += seq;
-            } else {
-                if (out)
-                    memcpy (out + w, "\xEF\xBF\xBD", 3);
-                w += 3;
-                i++;
-            }
-        }
-    }
-    return w;
-}
-
 static uint8_t *
 s_build (size_t pre, s_part_t *parts, size_t count, size_t *len_p)
 {
@@ -686,9 +373,10 @@ s_build (size_t pre, s_part_t *parts, size_t count, size_t *len_p)
             part->s = "null";
             part->len = 4;
         }
-        size_t n = part->kind == S_STR
-                       ? s_escape (NULL, (const uint8_t *) part->s, part->len)
-                       : part->len;
+        bool escaped = part->kind == S_STR || part->kind == S_STRN;
+        size_t n = escaped ? json_text_escape (NULL, (const uint8_t *) part->s,
+                                               part->len)
+                           : part->len;
         if (n > SIZE_MAX - total)
             return NULL;
         total += n;
@@ -701,8 +389,8 @@ s_build (size_t pre, s_part_t *parts, size_t count, size_t *len_p)
     char *w = (char *) buf + pre;
     for (size_t i = 0; i < count; i++) {
         const s_part_t *part = &parts[i];
-        if (part->kind == S_STR)
-            w += s_escape (w, (const uint8_t *) part->s, part->len);
+        if (part->kind == S_STR || part->kind == S_STRN)
+            w += json_text_escape (w, (const uint8_t *) part->s, part->len);
         else {
             memcpy (w, part->s, part->len);
             w += part->len;
@@ -715,12 +403,17 @@ s_build (size_t pre, s_part_t *parts, size_t count, size_t *len_p)
 }
 
 uint8_t *
-envelope_welcome (size_t pre, const char *id, size_t *len_p)
+envelope_welcome (size_t pre, const char *id, int64_t online, size_t *len_p)
 {
+    char count[32] = "";
+    if (online >= 0)
+        snprintf (count, sizeof count, ",\"online\":%lld", (long long) online);
     s_part_t parts[] = {
         LIT ("{\"event\":\"welcome\",\"data\":{\"id\":\""),
         STR (id),
-        LIT ("\"}}"),
+        LIT ("\""),
+        {S_LIT, count, strlen (count)},
+        LIT ("}}"),
     };
     return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
 }
@@ -735,19 +428,64 @@ envelope_waiting (size_t pre, size_t *len_p)
     return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
 }
 
+//  The JSON array of the "\n"-joined strings in list (len bytes), e.g.
+//  ["a","b"], in a new buffer (caller frees), or NULL if out of memory.
+static char *
+s_string_array (const uint8_t *list, size_t len, size_t *out_len_p)
+{
+    //  Measure, then write: '[' + per item '"' escaped '"' + ',' + ']'.
+    size_t total = 2;
+    for (size_t start = 0, i = 0; len && i <= len; i++)
+        if (i == len || list[i] == '\n') {
+            total += 3 + json_text_escape (NULL, list + start, i - start);
+            start = i + 1;
+        }
+    char *out = malloc (total + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    out[n++] = '[';
+    for (size_t start = 0, i = 0; len && i <= len; i++)
+        if (i == len || list[i] == '\n') {
+            if (start > 0)
+                out[n++] = ',';
+            out[n++] = '"';
+            n += json_text_escape (out + n, list + start, i - start);
+            out[n++] = '"';
+            start = i + 1;
+        }
+    out[n++] = ']';
+    out[n] = '\0';
+    *out_len_p = n;
+    return out;
+}
+
 uint8_t *
 envelope_match_found (size_t pre, const char *partner_id, bool initiator,
-                      const char *match_id, size_t *len_p)
+                      const char *match_id, const char *mode,
+                      const uint8_t *interests, size_t interests_len,
+                      size_t *len_p)
 {
+    size_t array_len = 0;
+    char *array = s_string_array (interests ? interests : (const uint8_t *) "",
+                                  interests ? interests_len : 0, &array_len);
+    if (!array)
+        return NULL;
     s_part_t parts[] = {
         LIT ("{\"event\":\"match_found\",\"data\":{\"partner_id\":\""),
         STR (partner_id),
         initiator ? (s_part_t) LIT ("\",\"initiator\":true,\"match_id\":\"")
                   : (s_part_t) LIT ("\",\"initiator\":false,\"match_id\":\""),
         STR (match_id),
+        LIT ("\",\"interests\":"),
+        {S_LIT, array, array_len},
+        LIT (",\"mode\":\""),
+        STR (mode && *mode ? mode : "video"),
         LIT ("\"}}"),
     };
-    return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
+    uint8_t *buf = s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
+    free (array);
+    return buf;
 }
 
 uint8_t *
@@ -788,6 +526,45 @@ envelope_error (size_t pre, const char *code, const char *message,
         LIT ("\",\"message\":\""),
         STR (message),
         LIT ("\"}}"),
+    };
+    return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
+}
+
+uint8_t *
+envelope_chat (size_t pre, const char *from, const uint8_t *text,
+               size_t text_len, size_t *len_p)
+{
+    s_part_t parts[] = {
+        LIT ("{\"event\":\"chat\",\"data\":{\"from\":\""),
+        STR (from),
+        LIT ("\",\"text\":\""),
+        {S_STRN, text ? (const char *) text : "", text ? text_len : 0},
+        LIT ("\"}}"),
+    };
+    return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
+}
+
+uint8_t *
+envelope_typing (size_t pre, const char *from, bool typing, size_t *len_p)
+{
+    s_part_t parts[] = {
+        LIT ("{\"event\":\"typing\",\"data\":{\"from\":\""),
+        STR (from),
+        typing ? (s_part_t) LIT ("\",\"typing\":true}}")
+               : (s_part_t) LIT ("\",\"typing\":false}}"),
+    };
+    return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
+}
+
+uint8_t *
+envelope_online (size_t pre, uint64_t count, size_t *len_p)
+{
+    char number[24];
+    snprintf (number, sizeof number, "%llu", (unsigned long long) count);
+    s_part_t parts[] = {
+        LIT ("{\"event\":\"online\",\"data\":{\"count\":"),
+        {S_LIT, number, strlen (number)},
+        LIT ("}}"),
     };
     return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
 }

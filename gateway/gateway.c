@@ -2,11 +2,13 @@
 //  configuration, the roster of live sessions, the bus and the counters.
 //
 //  The gateway holds only live connections. It forwards each client event
-//  to the matcher as a bus frame and turns the matcher's frames into
-//  client events; the matcher decides everything. What the gateway keeps
-//  of a session's partner and match only filters late frames: a signal or
-//  a partner_left that belongs to a match the session has already left is
-//  dropped, never shown to the browser.
+//  to the matcher as a bus frame (inbox.c) and turns the matcher's frames
+//  into client events; the matcher decides everything. What the gateway
+//  keeps of a session's partner and match only filters late frames: a
+//  signal, chat, typing flag or partner_left that belongs to a match the
+//  session has already left is dropped, never shown to the browser. The
+//  online count comes with the matcher's PULSE; the gateway pushes it to
+//  its clients when it changes, at most once per GATEWAY_ONLINE_MS.
 //
 //  lws setup: one vhost with three protocols. "megle" (WebSocket, ws.c) is
 //  first, so it is the vhost's default protocol: lws binds a WebSocket
@@ -40,6 +42,7 @@
 #define GATEWAY_PROTOCOL_WS   "megle"
 #define GATEWAY_PROTOCOL_HTTP "megle-http"
 #define GATEWAY_PROTOCOL_BUS  "megle-bus"
+#define GATEWAY_ONLINE_MS     1000 //  online pushes: at most one a second
 
 struct _gateway_t {
     config_t config;
@@ -51,22 +54,32 @@ struct _gateway_t {
     uint64_t pulse_ms; //  monotonic time of the last PULSE, 0 = never
     bool stopping;
     bool announced; //  HELLO was sent: BYE is due at the end
+    //  online count: the matcher's total (PULSE), corrected for what this
+    //  gateway gained or lost since the heartbeat the total counted
+    int64_t online_total;    //  last PULSE's flags, -1 = none yet
+    uint32_t reported;       //  live sessions in our last heartbeat
+    int64_t online_pushed;   //  the count last pushed to clients, -1 = none
+    uint64_t online_next_ms; //  monotonic ms the next push may go out
+    bool online_scheduled;   //  sul_online is pending
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_heartbeat;
+    lws_sorted_usec_list_t sul_online;
     //  lws keeps pointers to these for the life of the vhost
     struct lws_protocols protocols[4];
     struct lws_http_mount mounts[4];
     struct lws_protocol_vhost_options mimetypes[3];
 };
 
-static const char *s_in_names[GATEWAY_IN_COUNT] = {"find_match", "signal",
-                                                   "leave", "invalid"};
+static const char *s_in_names[GATEWAY_IN_COUNT] = {
+    "find_match", "signal", "leave", "chat", "typing", "invalid"};
 static const char *s_out_names[GATEWAY_OUT_COUNT] = {
-    "welcome", "waiting", "match_found", "signal", "partner_left", "error"};
+    "welcome", "waiting", "match_found", "signal", "partner_left",
+    "error",   "chat",    "typing",      "online"};
 static const char *s_error_names[GATEWAY_ERROR_CODES] = {
-    "bad_json",        "bad_envelope",       "unknown_event", "bad_field",
-    "too_large",       "binary_unsupported", "not_partner",   "not_matched",
-    "already_matched", "unavailable",        "internal",      "other"};
+    "bad_json",    "bad_envelope",    "unknown_event",      "bad_field",
+    "too_large",   "too_long",        "binary_unsupported", "not_partner",
+    "not_matched", "already_matched", "unavailable",        "internal",
+    "other"};
 
 const char *
 gateway_in_name (gateway_in_t event)
@@ -95,9 +108,8 @@ s_error_index (const char *code)
     return GATEWAY_ERROR_CODES - 1;
 }
 
-//  A new frame about this gateway (and session, if given), or NULL.
-static frame_t *
-s_frame (gateway_t *self, frame_kind_t kind, session_t *session)
+frame_t *
+gateway_frame (gateway_t *self, frame_kind_t kind, session_t *session)
 {
     frame_t *frame = frame_new (kind);
     if (!frame)
@@ -110,8 +122,8 @@ s_frame (gateway_t *self, frame_kind_t kind, session_t *session)
     return frame;
 }
 
-static int
-s_send (gateway_t *self, frame_t **frame_p)
+int
+gateway_send (gateway_t *self, frame_t **frame_p)
 {
     if (!*frame_p)
         return -1;
@@ -134,15 +146,75 @@ static void
 s_heartbeat (lws_sorted_usec_list_t *sul)
 {
     gateway_t *self = lws_container_of (sul, gateway_t, sul_heartbeat);
-    frame_t *frame = s_frame (self, FRAME_HEARTBEAT, NULL);
+    frame_t *frame = gateway_frame (self, FRAME_HEARTBEAT, NULL);
     if (frame) {
         size_t live = roster_size (self->roster);
         frame->flags = live > UINT32_MAX ? UINT32_MAX : (uint32_t) live;
+        self->reported = frame->flags;
     }
-    if (s_send (self, &frame))
+    if (gateway_send (self, &frame))
         log_warn ("gateway: heartbeat not sent");
     lws_sul_schedule (self->context, 0, &self->sul_heartbeat, s_heartbeat,
                       (lws_usec_t) self->config.heartbeat_ms * LWS_US_PER_MS);
+}
+
+// ---------------------------------------------------------------------
+//  Online count
+
+//  Users online as best known here, or -1 before the first PULSE. The
+//  matcher's total counts this gateway as of its last heartbeat; swap that
+//  for the live count, so a newcomer counts itself at once.
+static int64_t
+s_online (gateway_t *self)
+{
+    if (self->online_total < 0)
+        return -1;
+    int64_t live = (int64_t) roster_size (self->roster);
+    int64_t count = self->online_total - (int64_t) self->reported + live;
+    return count < live ? live : count;
+}
+
+static void
+s_push_online (session_t *session, void *arg)
+{
+    gateway_t *self = arg;
+    size_t len = 0;
+    uint8_t *buf =
+        envelope_online (LWS_PRE, (uint64_t) self->online_pushed, &len);
+    gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ONLINE);
+}
+
+static void s_online_timer (lws_sorted_usec_list_t *sul);
+
+//  Push the count to every client if it changed, at most once per
+//  GATEWAY_ONLINE_MS: a change within that time goes out when it ends.
+static void
+s_online_update (gateway_t *self)
+{
+    int64_t count = s_online (self);
+    if (count < 0 || count == self->online_pushed || self->stopping)
+        return;
+    uint64_t now = clock_mono_ms ();
+    if (now < self->online_next_ms) {
+        if (!self->online_scheduled) {
+            self->online_scheduled = true;
+            lws_sul_schedule (
+                self->context, 0, &self->sul_online, s_online_timer,
+                (lws_usec_t) (self->online_next_ms - now) * LWS_US_PER_MS);
+        }
+        return;
+    }
+    self->online_pushed = count;
+    self->online_next_ms = now + GATEWAY_ONLINE_MS;
+    roster_foreach (self->roster, s_push_online, self);
+}
+
+static void
+s_online_timer (lws_sorted_usec_list_t *sul)
+{
+    gateway_t *self = lws_container_of (sul, gateway_t, sul_online);
+    self->online_scheduled = false;
+    s_online_update (self);
 }
 
 // ---------------------------------------------------------------------
@@ -155,6 +227,8 @@ s_on_frame (void *arg, frame_t **frame_p)
     frame_t *frame = *frame_p;
     if (frame->kind == FRAME_PULSE) {
         self->pulse_ms = clock_mono_ms ();
+        self->online_total = frame->flags;
+        s_online_update (self);
         return;
     }
     session_t *session = roster_find (self->roster, frame->session);
@@ -180,7 +254,8 @@ s_on_frame (void *arg, frame_t **frame_p)
         }
         buf = envelope_match_found (LWS_PRE, frame->peer,
                                     (frame->flags & FRAME_F_INITIATOR) != 0,
-                                    frame->match, &len);
+                                    frame->match, frame->type, frame->payload,
+                                    frame->payload_len, &len);
         gateway_deliver (self, session, &buf, len, GATEWAY_OUT_MATCH_FOUND);
         break;
     case FRAME_DELIVER:
@@ -195,6 +270,23 @@ s_on_frame (void *arg, frame_t **frame_p)
             buf = envelope_signal (LWS_PRE, frame->peer, frame->type,
                                    (const uint8_t *) "null", 4, &len);
         gateway_deliver (self, session, &buf, len, GATEWAY_OUT_SIGNAL);
+        break;
+    case FRAME_CHAT_OUT:
+    case FRAME_TYPING_OUT:
+        //  Like a signal: only inside the match it was sent in.
+        if (current[0] == '\0' || strcmp (frame->match, current) != 0) {
+            self->stats.stale++;
+            break;
+        }
+        if (frame->kind == FRAME_CHAT_OUT) {
+            buf = envelope_chat (LWS_PRE, frame->peer, frame->payload,
+                                 frame->payload_len, &len);
+            gateway_deliver (self, session, &buf, len, GATEWAY_OUT_CHAT);
+        } else {
+            buf = envelope_typing (LWS_PRE, frame->peer,
+                                   (frame->flags & FRAME_F_TYPING) != 0, &len);
+            gateway_deliver (self, session, &buf, len, GATEWAY_OUT_TYPING);
+        }
         break;
     case FRAME_PARTNER_LEFT:
         if (frame->match[0] && strcmp (frame->match, current) != 0) {
@@ -290,8 +382,15 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p)
     *slot_p = session;
 
     size_t len = 0;
-    uint8_t *buf = envelope_welcome (LWS_PRE, session_id (session), &len);
+    int64_t online = s_online (self);
+    uint8_t *buf =
+        envelope_welcome (LWS_PRE, session_id (session), online, &len);
     gateway_deliver (self, session, &buf, len, GATEWAY_OUT_WELCOME);
+    if (online >= 0) {
+        buf = envelope_online (LWS_PRE, (uint64_t) online, &len);
+        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ONLINE);
+    }
+    s_online_update (self); //  the others hear of the newcomer
 
     //  Only a salted hash of the address leaves this process. An IPv4
     //  client on a dual-stack socket shows as ::ffff:a.b.c.d; hash a.b.c.d
@@ -303,11 +402,11 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p)
     if (strncmp (peer, "::ffff:", 7) == 0 && strchr (peer, '.'))
         peer += 7;
     char hash[ID_STRLEN + 1] = "";
-    frame_t *frame = s_frame (self, FRAME_OPEN, session);
+    frame_t *frame = gateway_frame (self, FRAME_OPEN, session);
     if (frame && id_salted_hash (self->config.ip_salt, peer, hash) == 0)
         frame_set_payload (frame, hash, ID_STRLEN);
     log_debug ("session %s: open", session_id (session));
-    if (s_send (self, &frame))
+    if (gateway_send (self, &frame))
         gateway_send_error (self, session, "unavailable",
                             "the matcher cannot be reached; try again");
     return 0;
@@ -323,76 +422,14 @@ gateway_session_close (gateway_t *self, session_t **slot_p)
         return;
     if (!self->stopping) {
         //  The matcher ends the match and tells the partner.
-        frame_t *frame = s_frame (self, FRAME_CLOSE, session);
-        if (s_send (self, &frame))
+        frame_t *frame = gateway_frame (self, FRAME_CLOSE, session);
+        if (gateway_send (self, &frame))
             log_warn ("session %s: CLOSE not sent", session_id (session));
     }
     log_debug ("session %s: closed", session_id (session));
     roster_remove (self->roster, session_id (session));
     session_destroy (slot_p);
-}
-
-void
-gateway_session_message (gateway_t *self, session_t *session, const char *text,
-                         size_t len)
-{
-    assert (self);
-    assert (session);
-    envelope_t env;
-    const char *code = "internal";
-    char why[160] = "";
-    if (envelope_parse (text, len, &env, &code, why, sizeof why)) {
-        gateway_count_in (self, GATEWAY_IN_INVALID);
-        gateway_send_error (self, session, code, why);
-        return;
-    }
-    frame_t *frame = NULL;
-    int rc = 0;
-    switch (env.event) {
-    case ENVELOPE_FIND_MATCH:
-        gateway_count_in (self, GATEWAY_IN_FIND_MATCH);
-        frame = s_frame (self, FRAME_FIND, session);
-        if (frame)
-            rc = frame_set_payload (frame, env.data, env.data_len);
-        break;
-    case ENVELOPE_SIGNAL: {
-        gateway_count_in (self, GATEWAY_IN_SIGNAL);
-        frame = s_frame (self, FRAME_SIGNAL, session);
-        if (!frame)
-            break;
-        const char *match = session_match (session);
-        rc = frame_set_str (frame->peer, sizeof frame->peer, env.target_id,
-                            strlen (env.target_id))
-             || frame_set_str (frame->match, sizeof frame->match, match,
-                               strlen (match))
-             || frame_set_str (frame->type, sizeof frame->type, env.type,
-                               strlen (env.type))
-             || frame_set_payload (frame, env.payload, env.payload_len);
-        break;
-    }
-    case ENVELOPE_LEAVE:
-        gateway_count_in (self, GATEWAY_IN_LEAVE);
-        frame = s_frame (self, FRAME_LEAVE, session);
-        if (frame)
-            rc = frame_set_str (frame->peer, sizeof frame->peer, env.target_id,
-                                strlen (env.target_id));
-        break;
-    }
-    if (!frame) {
-        gateway_send_error (self, session, "internal", "out of memory");
-        return;
-    }
-    if (rc) {
-        //  Only the payload can fail to fit (ids and types are bounded by
-        //  the envelope): the message is larger than a frame can carry.
-        frame_destroy (&frame);
-        gateway_send_error (self, session, "too_large",
-                            "the message is too large");
-        return;
-    }
-    if (s_send (self, &frame))
-        gateway_send_error (self, session, "unavailable",
-                            "the matcher cannot be reached; try again");
+    s_online_update (self);
 }
 
 // ---------------------------------------------------------------------
@@ -523,6 +560,8 @@ gateway_new (const config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    self->online_total = -1;
+    self->online_pushed = -1;
     self->roster = roster_new (GATEWAY_ROSTER_HINT);
     self->bus = bus_new (&self->config, s_on_frame, self);
     if (!self->roster || !self->bus)
@@ -564,8 +603,8 @@ gateway_new (const config_t *config)
 
     if (bus_attach (self->bus, self->vhost, GATEWAY_PROTOCOL_BUS))
         goto fail;
-    frame_t *hello = s_frame (self, FRAME_HELLO, NULL);
-    if (s_send (self, &hello))
+    frame_t *hello = gateway_frame (self, FRAME_HELLO, NULL);
+    if (gateway_send (self, &hello))
         log_warn ("gateway: HELLO not sent");
     self->announced = true;
     lws_sul_schedule (self->context, 0, &self->sul_tick, s_tick,
@@ -603,8 +642,8 @@ gateway_drain (gateway_t *self)
     if (self->bus && self->announced) {
         //  One BYE makes the matcher end every session of this gateway
         //  and tell their partners at once.
-        frame_t *bye = s_frame (self, FRAME_BYE, NULL);
-        if (s_send (self, &bye))
+        frame_t *bye = gateway_frame (self, FRAME_BYE, NULL);
+        if (gateway_send (self, &bye))
             log_warn ("gateway: BYE not sent");
         self->announced = false;
     }
@@ -640,12 +679,13 @@ gateway_destroy (gateway_t **self_p)
     if (self->context) {
         lws_sul_cancel (&self->sul_tick);
         lws_sul_cancel (&self->sul_heartbeat);
+        lws_sul_cancel (&self->sul_online);
     }
     if (self->bus && self->announced) {
         //  One BYE makes the matcher end every session of this gateway
         //  and tell their partners at once.
-        frame_t *bye = s_frame (self, FRAME_BYE, NULL);
-        if (s_send (self, &bye))
+        frame_t *bye = gateway_frame (self, FRAME_BYE, NULL);
+        if (gateway_send (self, &bye))
             log_warn ("gateway: BYE not sent");
         log_info ("gateway %s: stopping with %zu connections",
                   self->config.gateway_id, roster_size (self->roster));

@@ -2,8 +2,9 @@
 //  configuration, the roster of live sessions, the bus and the counters.
 //
 //  main builds one gateway_t and turns the loop; ws.c (WebSocket
-//  callbacks), http.c (files, health, metrics) and bus.c reach it through
-//  lws_context_user(). The functions below the line are for those files.
+//  callbacks), inbox.c (client messages), http.c (files, health, metrics)
+//  and bus.c reach it through lws_context_user(). The functions below the
+//  line are for those files.
 
 #ifndef MEGLE_GATEWAY_H
 #define MEGLE_GATEWAY_H
@@ -16,6 +17,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "frame.h"
 #include "roster.h"
 #include "session.h"
 
@@ -52,6 +54,8 @@ typedef enum {
     GATEWAY_IN_FIND_MATCH,
     GATEWAY_IN_SIGNAL,
     GATEWAY_IN_LEAVE,
+    GATEWAY_IN_CHAT,
+    GATEWAY_IN_TYPING,
     GATEWAY_IN_INVALID, //  refused before it was an event
     GATEWAY_IN_COUNT
 } gateway_in_t;
@@ -64,12 +68,15 @@ typedef enum {
     GATEWAY_OUT_SIGNAL,
     GATEWAY_OUT_PARTNER_LEFT,
     GATEWAY_OUT_ERROR,
+    GATEWAY_OUT_CHAT,
+    GATEWAY_OUT_TYPING,
+    GATEWAY_OUT_ONLINE,
     GATEWAY_OUT_COUNT
 } gateway_out_t;
 
 //  The error codes of docs/protocol.md, in that order, plus "other" for a
 //  code the matcher sent that this gateway does not know.
-#define GATEWAY_ERROR_CODES 12
+#define GATEWAY_ERROR_CODES 13
 
 typedef struct {
     uint64_t in[GATEWAY_IN_COUNT];
@@ -103,7 +110,15 @@ int gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p);
 //  NULL-safe on *slot_p; nulls it.
 void gateway_session_close (gateway_t *self, session_t **slot_p);
 
-//  Handle one whole client text message of the session.
+//  A new frame from this gateway (and about session, if not NULL), or
+//  NULL if out of memory. Caller owns it.
+frame_t *gateway_frame (gateway_t *self, frame_kind_t kind, session_t *session);
+
+//  Send a frame to the matcher. Takes ownership (*frame_p is NULL after);
+//  *frame_p may be NULL (returns -1). Returns 0, or -1 if not sent.
+int gateway_send (gateway_t *self, frame_t **frame_p);
+
+//  Handle one whole client text message of the session (inbox.c).
 void gateway_session_message (gateway_t *self, session_t *session,
                               const char *text, size_t len);
 

@@ -3,8 +3,10 @@
 //  Each inbound frame becomes a job (the decoded frame plus what the reply
 //  handler needs), handed to the store with the script for its kind. The
 //  store pipelines calls; replies come back in order and their handlers
-//  publish in order. A job is freed by its reply handler, or kept in the
-//  backlog while Redis is down if its effect must not be lost.
+//  (answer.c) publish in order. A job is freed by its reply handler, or
+//  kept in the backlog while Redis is down if its effect must not be lost.
+//  relax.c's timer opens the sessions whose interest wait is over to a
+//  random stranger, in Redis, not by a client's timer.
 
 #include "engine.h"
 
@@ -20,9 +22,11 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "proto/frame.h"
+#include "answer.h"
 #include "gateways.h"
 #include "publisher.h"
 #include "ratelog.h"
+#include "relax.h"
 #include "scripts.h"
 #include "store.h"
 #include "tap.h"
@@ -31,6 +35,8 @@
 #define BACKLOG_MAX   65536 //  jobs kept while Redis is down
 #define STOP_CHECK_MS 100   //  how often the stop flag is read
 #define STOP_WAIT_MS  1000  //  how long to wait for replies when stopping
+#define INTERESTS_MAX 10    //  interests per find (the gateway's limit)
+#define INTEREST_MAX  32    //  bytes per interest
 
 struct _engine_t {
     const config_t *config;
@@ -47,6 +53,7 @@ struct _engine_t {
     uint64_t n_bad;         //  corrupt, multi-part or unexpected frames
     uint64_t n_unavailable; //  ERROR unavailable answers
     uint64_t n_backlog_drops;
+    relax_t *relax; //  the interest-wait timer
     ratelog_t limit_bad;
     ratelog_t limit_backlog;
 };
@@ -107,13 +114,16 @@ static int
 s_issue (engine_t *self, s_job_t *job)
 {
     frame_t *f = job->frame;
-    const char *argv[6];
-    size_t lens[6];
+    const char *argv[10];
+    size_t lens[10];
     int argc = 0;
     int script;
-    char now[24], session_ttl[16], match_ttl[16];
+    char now[24], session_ttl[16], match_ttl[16], wait[16], block[16];
+    snprintf (now, sizeof now, "%" PRIu64, clock_wall_ms ());
     snprintf (session_ttl, sizeof session_ttl, "%d", self->config->session_ttl);
     snprintf (match_ttl, sizeof match_ttl, "%d", self->config->match_ttl);
+    snprintf (wait, sizeof wait, "%d", self->config->interest_wait_ms);
+    snprintf (block, sizeof block, "%d", self->config->rematch_block_ms);
 #define ARG(s, n)                                                              \
     do {                                                                       \
         argv[argc] = (s);                                                      \
@@ -125,7 +135,6 @@ s_issue (engine_t *self, s_job_t *job)
     case FRAME_HELLO:
     case FRAME_HEARTBEAT:
         script = SCRIPT_GW_BEAT;
-        snprintf (now, sizeof now, "%" PRIu64, clock_wall_ms ());
         ARGS (f->gateway);
         ARGS (now);
         break;
@@ -137,17 +146,25 @@ s_issue (engine_t *self, s_job_t *job)
         ARGS (session_ttl);
         break;
     case FRAME_FIND:
+        //  s_dispatch checked type (the mode) and payload (the interests).
         script = SCRIPT_FIND;
         ARGS (f->session);
         ARGS (f->gateway);
         ARGS (f->match);
         ARGS (match_ttl);
         ARGS (session_ttl);
+        ARGS (f->type);
+        ARG (f->payload ? (const char *) f->payload : "", f->payload_len);
+        ARGS (now);
+        ARGS (f->flags & FRAME_F_NO_WAIT ? "0" : wait);
         break;
     case FRAME_SIGNAL:
+    case FRAME_CHAT:
+    case FRAME_TYPING:
+        //  A signal names its target; chat and typing go to the partner.
         script = SCRIPT_ROUTE;
         ARGS (f->session);
-        ARGS (f->peer);
+        ARGS (f->kind == FRAME_SIGNAL ? f->peer : "");
         ARGS (f->match);
         break;
     case FRAME_LEAVE:
@@ -155,16 +172,22 @@ s_issue (engine_t *self, s_job_t *job)
         ARGS (f->session);
         ARGS (f->peer);
         ARGS (session_ttl);
+        ARGS (now);
+        ARGS (block);
         break;
     case FRAME_CLOSE:
         script = SCRIPT_CLOSE;
         ARGS (f->session);
         ARGS (f->gateway);
+        ARGS (now);
+        ARGS (block);
         break;
     case FRAME_BYE:
         script = SCRIPT_GW_DEAD;
         ARGS (f->gateway);
         ARGS (job->before);
+        ARGS (now);
+        ARGS (block);
         break;
     default:
         return -1;
@@ -197,6 +220,8 @@ s_unavailable (engine_t *self, s_job_t *job)
     case FRAME_FIND:
     case FRAME_SIGNAL:
     case FRAME_LEAVE:
+    case FRAME_CHAT:
+    case FRAME_TYPING:
         self->n_unavailable++;
         publisher_error (self->pub, f->gateway, f->session, "unavailable");
         break;
@@ -237,95 +262,6 @@ s_gateway_dead (engine_t *self, const char *gw, uint64_t before_ms)
     s_submit (self, job);
 }
 
-static const char *
-s_str (const redisReply *reply, size_t index)
-{
-    if (index >= reply->elements)
-        return "";
-    const redisReply *element = reply->element[index];
-    if (element->type != REDIS_REPLY_STRING
-        && element->type != REDIS_REPLY_STATUS)
-        return "";
-    return element->str;
-}
-
-static void
-s_on_find (engine_t *self, const frame_t *f, const char *status,
-           const redisReply *reply)
-{
-    if (!strcmp (status, "matched")) {
-        const char *cand = s_str (reply, 1), *cand_gw = s_str (reply, 2);
-        const char *mid = s_str (reply, 3);
-        log_info ("match %s: %s on %s (initiator) + %s on %s", mid, f->session,
-                  f->gateway, cand, cand_gw);
-        publisher_emit (self->pub, FRAME_MATCHED, f->gateway, f->session, cand,
-                        mid, FRAME_F_INITIATOR, "", NULL, 0);
-        publisher_emit (self->pub, FRAME_MATCHED, cand_gw, cand, f->session,
-                        mid, 0, "", NULL, 0);
-    } else if (!strcmp (status, "waiting"))
-        publisher_emit (self->pub, FRAME_WAITING, f->gateway, f->session, "",
-                        "", 0, "", NULL, 0);
-    else if (!strcmp (status, "already_matched"))
-        publisher_error (self->pub, f->gateway, f->session, "already_matched");
-    else if (!strcmp (status, "gone")) {
-        log_warn ("session %s on %s: find for a session redis does not know "
-                  "(%s)",
-                  f->session, f->gateway, status);
-        publisher_error (self->pub, f->gateway, f->session, "internal");
-    } else
-        publisher_error (self->pub, f->gateway, f->session, "internal");
-}
-
-static void
-s_on_leave (engine_t *self, const frame_t *f, const char *status,
-            const redisReply *reply)
-{
-    if (!strcmp (status, "ended")) {
-        const char *partner = s_str (reply, 1), *partner_gw = s_str (reply, 2);
-        const char *mid = s_str (reply, 3);
-        log_info ("match %s ended: %s %s", mid, f->session,
-                  f->kind == FRAME_CLOSE ? "closed" : "left");
-        if (*partner_gw)
-            publisher_emit (self->pub, FRAME_PARTNER_LEFT, partner_gw, partner,
-                            f->session, mid, 0, "", NULL, 0);
-        if (f->kind == FRAME_LEAVE)
-            publisher_emit (self->pub, FRAME_ENDED, f->gateway, f->session,
-                            partner, mid, 0, "", NULL, 0);
-    } else if (f->kind == FRAME_CLOSE)
-        ; //  "closed": nobody to tell
-    else if (!strcmp (status, "unqueued"))
-        publisher_emit (self->pub, FRAME_ENDED, f->gateway, f->session, "", "",
-                        0, "", NULL, 0);
-    else if (!strcmp (status, "not_partner") || !strcmp (status, "not_matched"))
-        publisher_error (self->pub, f->gateway, f->session, status);
-    else
-        publisher_error (self->pub, f->gateway, f->session, "internal");
-}
-
-static void
-s_on_gw_dead (engine_t *self, const frame_t *f, const char *status,
-              const redisReply *reply)
-{
-    if (!strcmp (status, "alive")) {
-        log_info ("gateway %s: another matcher still hears it; kept",
-                  f->gateway);
-        gateways_beat (self->gateways, f->gateway, clock_mono_ms ());
-        return;
-    }
-    size_t told = 0;
-    for (size_t i = 1; i + 3 < reply->elements; i += 4) {
-        const char *partner = s_str (reply, i),
-                   *partner_gw = s_str (reply, i + 1);
-        const char *sid = s_str (reply, i + 2), *mid = s_str (reply, i + 3);
-        if (!strcmp (partner_gw, f->gateway))
-            continue;
-        publisher_emit (self->pub, FRAME_PARTNER_LEFT, partner_gw, partner, sid,
-                        mid, 0, "", NULL, 0);
-        told++;
-    }
-    log_info ("gateway %s cleaned up: %zu partners told", f->gateway, told);
-}
-
 static void
 s_on_reply (redisReply *reply, void *arg)
 {
@@ -341,37 +277,38 @@ s_on_reply (redisReply *reply, void *arg)
         log_error ("redis script for a %s frame of session %s failed: %s",
                    frame_kind_name (f->kind), f->session, reply->str);
     else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
-             || !*(status = s_str (reply, 0))) {
+             || !*(status = answer_str (reply, 0))) {
         log_error ("redis: unexpected reply to a %s frame",
                    frame_kind_name (f->kind));
         status = NULL;
     }
     switch (f->kind) {
     case FRAME_FIND:
-        s_on_find (self, f, status ? status : "error", reply);
+        answer_find (self->pub, f, status ? status : "error", reply);
         break;
     case FRAME_SIGNAL:
-        if (status && !strcmp (status, "ok"))
-            publisher_emit (self->pub, FRAME_DELIVER, s_str (reply, 1), f->peer,
-                            f->session, s_str (reply, 2), 0, f->type,
-                            f->payload, f->payload_len);
-        else if (status
-                 && (!strcmp (status, "not_partner")
-                     || !strcmp (status, "not_matched")))
-            publisher_error (self->pub, f->gateway, f->session, status);
-        else
-            publisher_error (self->pub, f->gateway, f->session, "internal");
+    case FRAME_CHAT:
+    case FRAME_TYPING:
+        answer_route (self->pub, f, status ? status : "error", reply);
         break;
     case FRAME_LEAVE:
     case FRAME_CLOSE:
         if (status)
-            s_on_leave (self, f, status, reply);
+            answer_leave (self->pub, f, status, reply);
         else if (f->kind == FRAME_LEAVE)
             publisher_error (self->pub, f->gateway, f->session, "internal");
         break;
     case FRAME_BYE:
-        if (status)
-            s_on_gw_dead (self, f, status, reply);
+        if (status) {
+            int told = answer_gw_dead (self->pub, f, status, reply);
+            if (told < 0) {
+                log_info ("gateway %s: another matcher still hears it; kept",
+                          f->gateway);
+                gateways_beat (self->gateways, f->gateway, clock_mono_ms ());
+            } else
+                log_info ("gateway %s cleaned up: %d partners told", f->gateway,
+                          told);
+        }
         break;
     default: //  OPEN, HELLO, HEARTBEAT: no answer
         break;
@@ -383,6 +320,9 @@ static void
 s_on_beat (engine_t *self, frame_t *frame)
 {
     int rc = gateways_beat (self->gateways, frame->gateway, clock_mono_ms ());
+    //  A HELLO is a fresh start: no sessions yet.
+    gateways_set_sessions (self->gateways, frame->gateway,
+                           frame->kind == FRAME_HEARTBEAT ? frame->flags : 0);
     if (rc == 1)
         log_info ("gateway %s up (%s)", frame->gateway,
                   frame_kind_name (frame->kind));
@@ -395,6 +335,39 @@ s_on_beat (engine_t *self, frame_t *frame)
     s_job_t *job = s_job_new (self, &frame);
     if (job && s_issue (self, job) != 0)
         s_job_destroy (&job);
+}
+
+//  A FIND's mode (type) and interests (payload, "\n"-joined), as the
+//  gateway wrote them. An older gateway's FIND (type "", payload = the
+//  raw JSON data) means video without interests. Returns 0 if usable
+//  (normalising the legacy form), -1 if not.
+static int
+s_find_check (frame_t *frame)
+{
+    if (frame->type[0] == '\0') {
+        frame_set_str (frame->type, sizeof frame->type, FRAME_MODE_VIDEO,
+                       strlen (FRAME_MODE_VIDEO));
+        frame_set_payload (frame, NULL, 0);
+        return 0;
+    }
+    if (strcmp (frame->type, FRAME_MODE_VIDEO)
+        && strcmp (frame->type, FRAME_MODE_TEXT))
+        return -1;
+    size_t count = 0, len = 0;
+    for (size_t i = 0; i <= frame->payload_len; i++) {
+        if (i == frame->payload_len
+            || frame->payload[i] == (uint8_t) FRAME_INTEREST_SEP) {
+            if (frame->payload_len == 0)
+                break;
+            if (len == 0 || len > INTEREST_MAX || ++count > INTERESTS_MAX)
+                return -1;
+            len = 0;
+        } else if (frame->payload[i] < 0x20 || frame->payload[i] == 0x7f)
+            return -1;
+        else
+            len++;
+    }
+    return 0;
 }
 
 static void
@@ -425,6 +398,8 @@ s_dispatch (engine_t *self, frame_t *frame)
     case FRAME_SIGNAL:
     case FRAME_LEAVE:
     case FRAME_CLOSE:
+    case FRAME_CHAT:
+    case FRAME_TYPING:
         break;
     default:
         self->n_bad++;
@@ -453,6 +428,20 @@ s_dispatch (engine_t *self, frame_t *frame)
         //  client sees the same refusal as for any other stranger's id.
         publisher_error (self->pub, frame->gateway, frame->session,
                          "not_partner");
+        frame_destroy (&frame);
+        return;
+    }
+    if ((frame->kind == FRAME_CHAT || frame->kind == FRAME_TYPING)
+        && !s_id_ok (frame->match)) {
+        //  The gateway stamps the sender's match; none means no partner.
+        publisher_error (self->pub, frame->gateway, frame->session,
+                         "not_matched");
+        frame_destroy (&frame);
+        return;
+    }
+    if (frame->kind == FRAME_FIND && s_find_check (frame)) {
+        publisher_error (self->pub, frame->gateway, frame->session,
+                         "bad_field");
         frame_destroy (&frame);
         return;
     }
@@ -522,8 +511,10 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     engine_t *self = (engine_t *) arg;
+    uint64_t online = gateways_sessions (self->gateways);
     publisher_emit (self->pub, FRAME_PULSE, "*", "", self->config->matcher_id,
-                    "", 0, "", NULL, 0);
+                    "", online > UINT32_MAX ? UINT32_MAX : (uint32_t) online,
+                    "", NULL, 0);
     publisher_expire (self->pub);
     uint64_t now = clock_mono_ms ();
     uint64_t timeout = (uint64_t) self->config->gateway_timeout_ms;
@@ -553,6 +544,7 @@ s_on_stop_check (zloop_t *loop, int timer_id, void *arg)
         return 0;
     if (!self->stopping) {
         self->stopping = 1;
+        relax_stop (self->relax);
         zloop_reader_end (loop, self->pull);
         self->stop_deadline = clock_mono_ms () + STOP_WAIT_MS;
         log_info ("stopping: waiting for %zu redis replies",
@@ -575,8 +567,8 @@ s_on_gateways (redisReply *reply, void *arg)
     uint64_t wall = clock_wall_ms ();
     uint64_t timeout = (uint64_t) self->config->gateway_timeout_ms;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const char *gw = s_str (reply, i);
-        uint64_t last = strtoull (s_str (reply, i + 1), NULL, 10);
+        const char *gw = answer_str (reply, i);
+        uint64_t last = strtoull (answer_str (reply, i + 1), NULL, 10);
         if (!gateways_id_valid (gw) || gateways_has (self->gateways, gw))
             continue;
         if (last + timeout < wall) {
@@ -665,7 +657,9 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         return NULL;
     }
     self->store = store_new (self->loop, config, s_on_store_up, self);
-    if (!self->store) {
+    if (self->store)
+        self->relax = relax_new (self->loop, self->store, self->pub, config);
+    if (!self->store || !self->relax) {
         log_error ("out of memory creating the redis store");
         engine_destroy (&self);
         return NULL;
@@ -701,6 +695,7 @@ engine_destroy (engine_t **self_p)
     //  The store first: it answers its pending calls (NULL replies), which
     //  may still publish or fill the backlog.
     store_destroy (&self->store);
+    relax_destroy (&self->relax); //  after the store: it answered relax too
     if (self->backlog) {
         size_t lost = zlist_size (self->backlog);
         if (lost)

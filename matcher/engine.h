@@ -3,12 +3,13 @@
 //  answers on the PUB socket, topic = destination gateway id + one 0x00.
 //
 //  One engine per process, on one zloop (STYLE rule 9). Besides frames it
-//  runs two timers: every heartbeat_ms it publishes PULSE to "*" and
+//  runs two timers: every heartbeat_ms it publishes PULSE to "*" (with
+//  the users online: the sessions the live gateways last reported) and
 //  declares dead the gateways not heard for gateway_timeout_ms; every
-//  100 ms it checks the stop flag. Frames that need an answer while Redis
-//  is down are answered ERROR "unavailable"; OPEN, CLOSE and gateway
-//  deaths are kept (bounded) and replayed when Redis is back, so that no
-//  socket close is lost.
+//  100 ms it checks the stop flag; relax.c adds the interest-wait timer.
+//  Frames that need an answer while Redis is down are answered ERROR
+//  "unavailable"; OPEN, CLOSE and gateway deaths are kept (bounded) and
+//  replayed when Redis is back, so that no socket close is lost.
 
 #ifndef MEGLE_ENGINE_H
 #define MEGLE_ENGINE_H

@@ -6,8 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    uint64_t last;     //  last heard, monotonic ms
+    uint32_t sessions; //  live sessions it reported last
+} s_entry_t;
+
 struct _gateways_t {
-    zhashx_t *table; //  gw id -> uint64_t * (last heard, ms), owned
+    zhashx_t *table; //  gw id -> s_entry_t *, owned
 };
 
 static void
@@ -49,20 +54,40 @@ gateways_beat (gateways_t *self, const char *gw, uint64_t now_ms)
 {
     assert (self);
     assert (gw);
-    uint64_t *last = (uint64_t *) zhashx_lookup (self->table, gw);
-    if (last) {
-        *last = now_ms;
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->table, gw);
+    if (entry) {
+        entry->last = now_ms;
         return 0;
     }
-    last = (uint64_t *) malloc (sizeof *last);
-    if (!last)
+    entry = (s_entry_t *) calloc (1, sizeof *entry);
+    if (!entry)
         return -1;
-    *last = now_ms;
-    if (zhashx_insert (self->table, gw, last) != 0) {
-        free (last);
+    entry->last = now_ms;
+    if (zhashx_insert (self->table, gw, entry) != 0) {
+        free (entry);
         return -1;
     }
     return 1;
+}
+
+void
+gateways_set_sessions (gateways_t *self, const char *gw, uint32_t sessions)
+{
+    assert (self);
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->table, gw);
+    if (entry)
+        entry->sessions = sessions;
+}
+
+uint64_t
+gateways_sessions (gateways_t *self)
+{
+    assert (self);
+    uint64_t total = 0;
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->table); entry;
+         entry = (s_entry_t *) zhashx_next (self->table))
+        total += entry->sessions;
+    return total;
 }
 
 int
@@ -91,9 +116,9 @@ gateways_expire (gateways_t *self, uint64_t deadline_ms, zlist_t *dead)
     zlist_t *expired = zlist_new ();
     if (!expired)
         return 0;
-    for (uint64_t *last = (uint64_t *) zhashx_first (self->table); last;
-         last = (uint64_t *) zhashx_next (self->table)) {
-        if (*last < deadline_ms)
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first (self->table); entry;
+         entry = (s_entry_t *) zhashx_next (self->table)) {
+        if (entry->last < deadline_ms)
             zlist_append (expired, (void *) zhashx_cursor (self->table));
     }
     size_t count = 0;

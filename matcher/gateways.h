@@ -1,6 +1,8 @@
 //  gateways - the matcher's liveness table: gateway id -> when it was last
-//  heard (monotonic ms). A gateway that stays silent past the timeout is
-//  declared dead and its sessions are cleaned up (engine.c).
+//  heard (monotonic ms) and how many live sessions it reported. A gateway
+//  that stays silent past the timeout is declared dead and its sessions
+//  are cleaned up (engine.c); the sum of the sessions of the live ones is
+//  the "online" count every PULSE carries.
 
 #ifndef MEGLE_GATEWAYS_H
 #define MEGLE_GATEWAYS_H
@@ -21,6 +23,14 @@ void gateways_destroy (gateways_t **self_p);
 //  Returns 1 if the gateway was not in the table, 0 if it was, -1 if out
 //  of memory.
 int gateways_beat (gateways_t *self, const char *gw, uint64_t now_ms);
+
+//  Record the live sessions gateway `gw` reported (a HEARTBEAT's flags).
+//  No-op if the gateway is not in the table.
+void gateways_set_sessions (gateways_t *self, const char *gw,
+                            uint32_t sessions);
+
+//  The sum of the sessions of every gateway in the table.
+uint64_t gateways_sessions (gateways_t *self);
 
 //  True if the gateway is in the table.
 int gateways_has (gateways_t *self, const char *gw);

@@ -124,14 +124,13 @@ s_send (store_t *self, s_call_t *call, int eval)
             argv[0] = "EVAL";
             argv[1] = script_source (call->script);
         }
-        argv[2] = "2";
-        argv[3] = SCRIPT_KEY_QUEUE;
-        argv[4] = SCRIPT_KEY_GATEWAYS;
-        for (int i = 0; i < 5; i++)
+        argv[2] = SCRIPT_NKEYS_STR;
+        argv[3] = SCRIPT_KEY_GATEWAYS;
+        for (int i = 0; i < 3 + SCRIPT_NKEYS; i++)
             lens[i] = strlen (argv[i]);
         for (int i = 0; i < call->argc; i++) {
-            argv[5 + i] = call->argv[i];
-            lens[5 + i] = call->argvlen[i];
+            argv[3 + SCRIPT_NKEYS + i] = call->argv[i];
+            lens[3 + SCRIPT_NKEYS + i] = call->argvlen[i];
         }
         if (redisAsyncCommandArgv (self->ac, s_on_reply, call, argc, argv, lens)
             == REDIS_OK)

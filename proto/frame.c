@@ -42,6 +42,10 @@ frame_kind_name (int kind)
         return "close";
     case FRAME_BYE:
         return "bye";
+    case FRAME_CHAT:
+        return "chat";
+    case FRAME_TYPING:
+        return "typing";
     case FRAME_WAITING:
         return "waiting";
     case FRAME_MATCHED:
@@ -56,6 +60,10 @@ frame_kind_name (int kind)
         return "pulse";
     case FRAME_ENDED:
         return "ended";
+    case FRAME_CHAT_OUT:
+        return "chat_out";
+    case FRAME_TYPING_OUT:
+        return "typing_out";
     default:
         return NULL;
     }

@@ -38,22 +38,36 @@ typedef enum {
     FRAME_HELLO = 1,     //  gateway started
     FRAME_HEARTBEAT = 2, //  gateway alive; flags = live sessions
     FRAME_OPEN = 3,      //  session connected; payload = salted IP hash
-    FRAME_FIND = 4,      //  find_match; payload = raw JSON data object
+    FRAME_FIND = 4,      //  find_match; type = mode, payload = interests
     FRAME_SIGNAL = 5,    //  signal: peer = target_id, type, payload
     FRAME_LEAVE = 6,     //  leave: peer = target_id ("" = current)
     FRAME_CLOSE = 7,     //  session's socket closed
     FRAME_BYE = 8,       //  gateway stopping: all its sessions leave
+    FRAME_CHAT = 9,      //  chat: match, payload = UTF-8 text
+    FRAME_TYPING = 10,   //  typing: match, flags & FRAME_F_TYPING
     //  matcher -> gateway (PUB, topic = gateway)
     FRAME_WAITING = 20,      //  session is queued
-    FRAME_MATCHED = 21,      //  peer = partner, match, flags & INITIATOR
+    FRAME_MATCHED = 21,      //  peer = partner, match, flags & INITIATOR,
+                             //  type = mode, payload = shared interests
     FRAME_DELIVER = 22,      //  relayed signal: peer = sender, type, payload
     FRAME_PARTNER_LEFT = 23, //  peer = the partner who left, match
     FRAME_ERROR = 24,        //  type = error code, payload = message
-    FRAME_PULSE = 25,        //  matcher alive (gateway "*"), peer = matcher
+    FRAME_PULSE = 25,        //  matcher alive (gateway "*"), peer = matcher,
+                             //  flags = users online on all gateways
     FRAME_ENDED = 26,        //  the session's own leave ended match
+    FRAME_CHAT_OUT = 27,     //  relayed chat: peer = sender, match, payload
+    FRAME_TYPING_OUT = 28,   //  relayed typing: peer = sender, match, flags
 } frame_kind_t;
 
 #define FRAME_F_INITIATOR 1u //  MATCHED: this side sends the offer
+#define FRAME_F_TYPING    1u //  TYPING, TYPING_OUT: the sender is typing
+#define FRAME_F_NO_WAIT   1u //  FIND: no interest wait (Go-megle's tag)
+
+//  FIND and MATCHED: the mode is the type field, the interests are the
+//  payload, joined by FRAME_INTEREST_SEP (no interest contains it).
+#define FRAME_MODE_VIDEO   "video"
+#define FRAME_MODE_TEXT    "text"
+#define FRAME_INTEREST_SEP '\n'
 
 typedef struct {
     uint8_t version;

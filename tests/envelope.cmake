@@ -16,7 +16,8 @@ if (MEGLE_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
     #  envelope.c is compiled into the fuzzer itself so that libFuzzer's
     #  coverage instrumentation sees the parser.
     add_executable (fuzz_envelope fuzz_envelope.c
-                    ${PROJECT_SOURCE_DIR}/gateway/envelope.c)
+                    ${PROJECT_SOURCE_DIR}/gateway/envelope.c
+                    ${PROJECT_SOURCE_DIR}/gateway/json_text.c)
     target_include_directories (fuzz_envelope PRIVATE
                                 ${PROJECT_SOURCE_DIR}/gateway)
     target_compile_definitions (fuzz_envelope PRIVATE MEGLE_LIBFUZZER)

@@ -3,7 +3,10 @@
 //  Any bytes must parse or be refused with a known code. When they parse,
 //  the data and payload spans must lie inside the input and be exactly the
 //  values cJSON picked (same first-of-duplicates), and the relayed signal
-//  built from the payload must be JSON again. abort() on any violation.
+//  built from the payload must be JSON again; interests must come out
+//  normalised and round-trip through match_found; a chat text must be
+//  1..FUZZ_CHAT_MAX bytes (small, so that too_long is reached) and
+//  round-trip through the relayed chat. abort() on any violation.
 //
 //  Built with -DMEGLE_LIBFUZZER it is a libFuzzer target; without it, main()
 //  replays every file (or every file in each directory) named on argv, so
@@ -17,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define FUZZ_CHAT_MAX 64
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -48,6 +53,52 @@ s_check_span (const char *span, size_t len, const cJSON *item, const char *what)
     free (a);
     free (b);
     cJSON_Delete (alone);
+}
+
+//  Normalised interests: 1..32 bytes, no control characters, no upper
+//  case ASCII, no blank at either end or twice in a row, no repeats, at
+//  most 10; match_found carries them as a JSON array of the same strings.
+static void
+s_check_find (const envelope_t *env)
+{
+    s_check (env->interest_count <= ENVELOPE_INTERESTS_MAX, "<= 10 interests");
+    for (size_t i = 0; i < env->interest_count; i++) {
+        const char *interest = env->interests[i];
+        size_t n = strlen (interest);
+        s_check (n >= 1 && n <= ENVELOPE_INTEREST_MAX, "interest length");
+        s_check (interest[0] != ' ' && interest[n - 1] != ' '
+                     && !strstr (interest, "  "),
+                 "interest trimmed and collapsed");
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = (unsigned char) interest[k];
+            s_check (c >= 0x20 && c != 0x7f && !(c >= 'A' && c <= 'Z'),
+                     "interest characters");
+        }
+        for (size_t j = 0; j < i; j++)
+            s_check (strcmp (interest, env->interests[j]) != 0,
+                     "no repeated interest");
+    }
+    char joined[ENVELOPE_INTERESTS_TEXT];
+    size_t joined_len = envelope_interests_join (env, joined, sizeof joined);
+    size_t len = 0;
+    uint8_t *out =
+        envelope_match_found (0, "p", true, "m", envelope_mode_name (env->mode),
+                              (const uint8_t *) joined, joined_len, &len);
+    s_check (out != NULL, "envelope_match_found");
+    cJSON *json = cJSON_ParseWithLength ((char *) out, len);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (
+        cJSON_GetObjectItemCaseSensitive (json, "data"), "interests");
+    s_check (cJSON_IsArray (list)
+                 && (size_t) cJSON_GetArraySize (list) == env->interest_count,
+             "match_found interests array");
+    for (size_t i = 0; i < env->interest_count; i++) {
+        const cJSON *item = cJSON_GetArrayItem (list, (int) i);
+        s_check (cJSON_IsString (item)
+                     && strcmp (item->valuestring, env->interests[i]) == 0,
+                 "match_found interest round-trips");
+    }
+    cJSON_Delete (json);
+    free (out);
 }
 
 static void
@@ -94,7 +145,8 @@ s_check_parsed (const char *text, size_t size, const envelope_t *env)
         //  and our own parser finds it well-formed (it lacks target_id)
         envelope_t again;
         const char *code = NULL;
-        s_check (envelope_parse ((char *) out + 16, len, &again, &code, NULL, 0)
+        s_check (envelope_parse ((char *) out + 16, len, FUZZ_CHAT_MAX, &again,
+                                 &code, NULL, 0)
                          == -1
                      && code && strcmp (code, "bad_field") == 0,
                  "relayed signal re-parses to bad_field");
@@ -102,6 +154,34 @@ s_check_parsed (const char *text, size_t size, const envelope_t *env)
     } else
         s_check (env->payload == NULL && env->payload_len == 0,
                  "no payload outside signal");
+    if (env->event == ENVELOPE_FIND_MATCH)
+        s_check_find (env);
+    else
+        s_check (env->interest_count == 0, "interests only in find_match");
+    if (env->event == ENVELOPE_CHAT) {
+        s_check (env->text && env->text_len >= 1
+                     && env->text_len <= FUZZ_CHAT_MAX
+                     && strlen (env->text) == env->text_len,
+                 "chat text: 1..max bytes, no NUL");
+        const cJSON *chat = cJSON_GetObjectItemCaseSensitive (data, "text");
+        s_check (cJSON_IsString (chat)
+                     && strcmp (chat->valuestring, env->text) == 0,
+                 "chat text is cJSON's");
+        size_t len = 0;
+        uint8_t *out =
+            envelope_chat (0, "0123456789abcdef0123456789abcdef",
+                           (const uint8_t *) env->text, env->text_len, &len);
+        s_check (out != NULL, "envelope_chat");
+        cJSON *json = cJSON_ParseWithLength ((char *) out, len);
+        const cJSON *back = cJSON_GetObjectItemCaseSensitive (
+            cJSON_GetObjectItemCaseSensitive (json, "data"), "text");
+        s_check (cJSON_IsString (back)
+                     && strcmp (back->valuestring, env->text) == 0,
+                 "relayed chat text round-trips");
+        cJSON_Delete (json);
+        free (out);
+    } else
+        s_check (env->text == NULL, "text only in chat");
     cJSON_Delete (root);
 }
 
@@ -113,16 +193,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const char *code = NULL;
     char msg[128];
     msg[0] = '\0';
-    if (envelope_parse (text, size, &env, &code, msg, sizeof msg) == 0)
+    if (envelope_parse (text, size, FUZZ_CHAT_MAX, &env, &code, msg, sizeof msg)
+        == 0) {
         s_check_parsed (text, size, &env);
-    else {
+        envelope_clear (&env);
+    } else {
         s_check (code
                      && (strcmp (code, "bad_json") == 0
                          || strcmp (code, "bad_envelope") == 0
                          || strcmp (code, "unknown_event") == 0
-                         || strcmp (code, "bad_field") == 0),
+                         || strcmp (code, "bad_field") == 0
+                         || strcmp (code, "too_long") == 0),
                  "known error code");
         s_check (msg[0] != '\0', "error message");
+        s_check (env.text == NULL, "nothing kept after a refusal");
     }
 
     //  The builders escape any bytes into JSON strings.
@@ -138,7 +222,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     s_check (json != NULL, "built error is JSON");
     cJSON_Delete (json);
     envelope_t again;
-    s_check (envelope_parse ((char *) out, len, &again, &code, NULL, 0) == -1
+    s_check (envelope_parse ((char *) out, len, FUZZ_CHAT_MAX, &again, &code,
+                             NULL, 0)
+                     == -1
                  && strcmp (code, "unknown_event") == 0,
              "built error re-parses to unknown_event");
     free (out);

@@ -13,15 +13,27 @@
 //  Every knob's environment variable, cleared before each test so that the
 //  caller's environment cannot leak in.
 static const char *s_env_names[] = {
-    "MEGLE_LOG_LEVEL",    "MEGLE_REDIS_URL",
-    "MEGLE_TAP",          "MEGLE_MATCH_TTL",
-    "MEGLE_SESSION_TTL",  "MEGLE_GATEWAY_TIMEOUT_MS",
-    "MEGLE_MATCHER_ID",   "MEGLE_BUS_IN",
-    "MEGLE_BUS_OUT",      "MEGLE_BUS_HWM",
-    "MEGLE_HEARTBEAT_MS", "MEGLE_HTTP",
-    "MEGLE_GATEWAY_ID",   "MEGLE_WEB_ROOT",
-    "MEGLE_MAX_MESSAGE",  "MEGLE_MATCHER_TIMEOUT_MS",
-    "MEGLE_DRAIN_MS",     "MEGLE_IP_SALT",
+    "MEGLE_LOG_LEVEL",
+    "MEGLE_REDIS_URL",
+    "MEGLE_TAP",
+    "MEGLE_MATCH_TTL",
+    "MEGLE_SESSION_TTL",
+    "MEGLE_GATEWAY_TIMEOUT_MS",
+    "MEGLE_MATCHER_ID",
+    "MEGLE_BUS_IN",
+    "MEGLE_BUS_OUT",
+    "MEGLE_BUS_HWM",
+    "MEGLE_HEARTBEAT_MS",
+    "MEGLE_HTTP",
+    "MEGLE_GATEWAY_ID",
+    "MEGLE_WEB_ROOT",
+    "MEGLE_MAX_MESSAGE",
+    "MEGLE_MATCHER_TIMEOUT_MS",
+    "MEGLE_DRAIN_MS",
+    "MEGLE_IP_SALT",
+    "MEGLE_CHAT_MAX",
+    "MEGLE_INTEREST_WAIT_MS",
+    "MEGLE_REMATCH_BLOCK_MS",
 };
 
 static void
@@ -68,6 +80,8 @@ START_TEST (test_defaults_matcher)
     ck_assert_str_eq (s_config.bus_out, "tcp://127.0.0.1:5556");
     ck_assert_int_eq (s_config.bus_hwm, 100000);
     ck_assert_int_eq (s_config.heartbeat_ms, 1000);
+    ck_assert_int_eq (s_config.interest_wait_ms, 10000);
+    ck_assert_int_eq (s_config.rematch_block_ms, 60000);
     //  Gateway knobs still hold their defaults, but nothing is generated.
     ck_assert_str_eq (s_config.gateway_id, "");
     ck_assert_str_eq (s_config.ip_salt, "");
@@ -92,6 +106,7 @@ START_TEST (test_defaults_gateway)
     ck_assert_str_eq (s_config.web_root, "web");
     ck_assert_int_eq (s_config.max_message, 65536);
     ck_assert_int_eq (s_config.matcher_timeout_ms, 5000);
+    ck_assert_int_eq (s_config.chat_max, 2000);
     ck_assert_int_eq (strlen (s_config.ip_salt), 32);
     ck_assert (id_valid (s_config.ip_salt, 32));
     ck_assert_str_eq (s_config.matcher_id, "");
@@ -199,6 +214,10 @@ static const int_knob_t s_int_knobs[] = {
     {"--matcher-timeout-ms", "MEGLE_MATCHER_TIMEOUT_MS", CONFIG_GATEWAY, 500,
      600000},
     {"--drain-ms", "MEGLE_DRAIN_MS", CONFIG_GATEWAY, 0, 600000},
+    {"--chat-max", "MEGLE_CHAT_MAX", CONFIG_GATEWAY, 1, 65536},
+    {"--interest-wait-ms", "MEGLE_INTEREST_WAIT_MS", CONFIG_MATCHER, 0, 600000},
+    {"--rematch-block-ms", "MEGLE_REMATCH_BLOCK_MS", CONFIG_MATCHER, 0,
+     3600000},
 };
 
 #define INT_KNOBS (int) (sizeof s_int_knobs / sizeof s_int_knobs[0])

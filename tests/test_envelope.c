@@ -15,6 +15,8 @@
 
 //  libwebsockets' LWS_PRE is 16 on this build; any headroom will do here.
 #define LWS_PRE_FOR_TEST 16
+//  The chat limit the parses below use (MEGLE_CHAT_MAX's default).
+#define CHAT_MAX 2000
 
 //  One parse of a private, exactly-sized copy of the text (so that a read
 //  past len is an ASan error); the spans point into that copy.
@@ -35,8 +37,8 @@ s_parse_len (const char *text, size_t len)
     ck_assert_ptr_nonnull (self->buf);
     memcpy (self->buf, text, len);
     self->code = NULL;
-    self->rc = envelope_parse (self->buf, len, &self->env, &self->code,
-                               self->msg, sizeof self->msg);
+    self->rc = envelope_parse (self->buf, len, CHAT_MAX, &self->env,
+                               &self->code, self->msg, sizeof self->msg);
     return self;
 }
 
@@ -51,6 +53,7 @@ s_parsed_destroy (parsed_t **self_p)
 {
     parsed_t *self = *self_p;
     if (self) {
+        envelope_clear (&self->env);
         free (self->buf);
         free (self);
         *self_p = NULL;
@@ -154,6 +157,203 @@ START_TEST (test_find_match)
     s_span_eq (p->env.data, p->env.data_len,
                "{ \"tag\" : \"music\", \"interests\": [\"a\"] }");
     s_parsed_destroy (&p);
+}
+END_TEST
+
+//  Parses a find_match with the given data; expects the mode and the
+//  interests joined by "\n".
+static void
+s_find_eq (const char *data, envelope_mode_t mode, const char *joined)
+{
+    char text[1024];
+    snprintf (text, sizeof text, "{\"event\":\"find_match\",\"data\":%s}",
+              data);
+    parsed_t *p = s_ok (text, ENVELOPE_FIND_MATCH);
+    ck_assert_int_eq (p->env.mode, mode);
+    char buf[ENVELOPE_INTERESTS_TEXT];
+    size_t n = envelope_interests_join (&p->env, buf, sizeof buf);
+    ck_assert_uint_eq (n, strlen (buf));
+    ck_assert_msg (strcmp (buf, joined) == 0, "%s: got '%s' want '%s'", data,
+                   buf, joined);
+    s_parsed_destroy (&p);
+}
+
+static void
+s_find_err (const char *data, const char *code)
+{
+    char text[1024];
+    snprintf (text, sizeof text, "{\"event\":\"find_match\",\"data\":%s}",
+              data);
+    s_err (text, code);
+}
+
+START_TEST (test_find_match_options)
+{
+    //  Go-megle's find_match {}: video, no interests
+    s_find_eq ("{}", ENVELOPE_MODE_VIDEO, "");
+    s_find_eq ("{\"mode\":\"video\"}", ENVELOPE_MODE_VIDEO, "");
+    s_find_eq ("{\"mode\":\"text\"}", ENVELOPE_MODE_TEXT, "");
+    s_find_eq ("{\"mode\":null,\"interests\":null,\"tag\":null}",
+               ENVELOPE_MODE_VIDEO, "");
+    ck_assert_str_eq (envelope_mode_name (ENVELOPE_MODE_TEXT), "text");
+    ck_assert_str_eq (envelope_mode_name (ENVELOPE_MODE_VIDEO), "video");
+    //  normalised: trimmed, lower case, inner blanks collapsed; empty ones
+    //  and repeats dropped; order kept; Go-megle's tag is one more
+    s_find_eq ("{\"interests\":[\"  Music \",\"CHESS\",\"lo-fi \\t\\n Beats\","
+               "\"\",\"   \",\"music\",\"Chess\"]}",
+               ENVELOPE_MODE_VIDEO, "music\nchess\nlo-fi beats");
+    s_find_eq ("{\"tag\":\"X\"}", ENVELOPE_MODE_VIDEO, "x");
+    //  a tag alone is Go-megle's: no interest wait; with interests it is
+    //  one more interest
+    parsed_t *p = s_ok ("{\"event\":\"find_match\",\"data\":{\"tag\":\"X\"}}",
+                        ENVELOPE_FIND_MATCH);
+    ck_assert (p->env.tag_only);
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"find_match\",\"data\":{\"tag\":\"X\","
+              "\"interests\":[\"y\"]}}",
+              ENVELOPE_FIND_MATCH);
+    ck_assert (!p->env.tag_only);
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"find_match\",\"data\":{\"interests\":[\"y\"]}}",
+              ENVELOPE_FIND_MATCH);
+    ck_assert (!p->env.tag_only);
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"find_match\",\"data\":{\"tag\":\" \"}}",
+              ENVELOPE_FIND_MATCH);
+    ck_assert (!p->env.tag_only);
+    s_parsed_destroy (&p);
+    s_find_eq ("{\"tag\":\"\"}", ENVELOPE_MODE_VIDEO, "");
+    s_find_eq ("{\"interests\":[\"a\",\"b\"],\"tag\":\"B\",\"mode\":\"text\"}",
+               ENVELOPE_MODE_TEXT, "a\nb");
+    s_find_eq ("{\"interests\":[\"caf\\u00e9\",\"\xc3\x89t\xc3\xa9\"]}",
+               ENVELOPE_MODE_VIDEO, "caf\xc3\xa9\n\xc3\x89t\xc3\xa9");
+    //  32 bytes is the most; 10 interests are the most (after dropping
+    //  repeats)
+    s_find_eq ("{\"interests\":[\"  0123456789abcdef0123456789ABCDEF  \"]}",
+               ENVELOPE_MODE_VIDEO, "0123456789abcdef0123456789abcdef");
+    s_find_eq ("{\"interests\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
+               "\"8\",\"9\",\"10\",\"1\",\" 2 \",\"\"]}",
+               ENVELOPE_MODE_VIDEO, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10");
+    s_find_eq ("{\"interests\":[\"a    b\"]}", ENVELOPE_MODE_VIDEO, "a b");
+    //  the 32-byte limit counts bytes after collapsing
+    s_find_eq ("{\"interests\":[\"0123456789abcdef0123456789abcd  e\"]}",
+               ENVELOPE_MODE_VIDEO, "0123456789abcdef0123456789abcd e");
+
+    s_find_err ("{\"mode\":\"audio\"}", "bad_field");
+    s_find_err ("{\"mode\":\"Video\"}", "bad_field");
+    s_find_err ("{\"mode\":1}", "bad_field");
+    s_find_err ("{\"mode\":true}", "bad_field");
+    s_find_err ("{\"interests\":\"music\"}", "bad_field");
+    s_find_err ("{\"interests\":{}}", "bad_field");
+    s_find_err ("{\"interests\":[1]}", "bad_field");
+    s_find_err ("{\"interests\":[\"a\",null]}", "bad_field");
+    s_find_err ("{\"interests\":[[\"a\"]]}", "bad_field");
+    s_find_err ("{\"interests\":[\"0123456789abcdef0123456789abcdefX\"]}",
+                "bad_field");
+    s_find_err ("{\"interests\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
+                "\"8\",\"9\",\"10\",\"11\"]}",
+                "bad_field");
+    s_find_err ("{\"interests\":[\"a\\u0001b\"]}", "bad_field");
+    s_find_err ("{\"interests\":[\"a\\u007fb\"]}", "bad_field");
+    //  cJSON would cut "a\u0000b" to "a": refused, never silently cut
+    s_find_err ("{\"interests\":[\"a\\u0000b\"]}", "bad_field");
+    s_find_err ("{\"tag\":\"a\\u0000\"}", "bad_field");
+    s_find_err ("{\"tag\":1}", "bad_field");
+    s_find_err ("{\"tag\":[\"a\"]}", "bad_field");
+    s_find_err ("{\"tag\":\"0123456789abcdef0123456789abcdefX\"}", "bad_field");
+    s_find_err ("{\"interests\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
+                "\"8\",\"9\",\"10\"],\"tag\":\"11\"}",
+                "bad_field");
+    //  an escaped backslash before "u0000" is not a NUL
+    s_find_eq ("{\"interests\":[\"a\\\\u0000\"]}", ENVELOPE_MODE_VIDEO,
+               "a\\u0000");
+}
+END_TEST
+
+START_TEST (test_chat)
+{
+    parsed_t *p =
+        s_ok ("{\"event\":\"chat\",\"data\":{\"text\":\"hi\"}}", ENVELOPE_CHAT);
+    ck_assert_str_eq (p->env.text, "hi");
+    ck_assert_uint_eq (p->env.text_len, 2);
+    s_parsed_destroy (&p);
+    //  escapes are decoded; any UTF-8, newlines and blanks pass
+    p = s_ok ("{\"event\":\"chat\",\"data\":{\"text\":\"a\\\"b\\n\\u00e9 "
+              "\xf0\x9f\x98\x80 \"}}",
+              ENVELOPE_CHAT);
+    ck_assert_str_eq (p->env.text, "a\"b\n\xc3\xa9 \xf0\x9f\x98\x80 ");
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"chat\",\"data\":{\"text\":\" \"}}", ENVELOPE_CHAT);
+    ck_assert_str_eq (p->env.text, " ");
+    s_parsed_destroy (&p);
+
+    s_err ("{\"event\":\"chat\",\"data\":{}}", "bad_field");
+    s_err ("{\"event\":\"chat\",\"data\":{\"text\":\"\"}}", "bad_field");
+    s_err ("{\"event\":\"chat\",\"data\":{\"text\":null}}", "bad_field");
+    s_err ("{\"event\":\"chat\",\"data\":{\"text\":1}}", "bad_field");
+    s_err ("{\"event\":\"chat\",\"data\":{\"text\":[\"a\"]}}", "bad_field");
+    s_err ("{\"event\":\"chat\",\"data\":{\"text\":\"a\\u0000b\"}}",
+           "bad_field");
+
+    //  the limit is in bytes of UTF-8, after unescaping
+    char text[CHAT_MAX * 6 + 64];
+    int n = snprintf (text, sizeof text,
+                      "{\"event\":\"chat\",\"data\":{\"text\":\"");
+    memset (text + n, 'x', CHAT_MAX);
+    snprintf (text + n + CHAT_MAX, sizeof text - (size_t) n - CHAT_MAX, "\"}}");
+    p = s_ok (text, ENVELOPE_CHAT);
+    ck_assert_uint_eq (p->env.text_len, CHAT_MAX);
+    s_parsed_destroy (&p);
+    snprintf (text + n + CHAT_MAX, sizeof text - (size_t) n - CHAT_MAX,
+              "y\"}}");
+    s_err (text, "too_long");
+    //  1000 x "\u00e9" = 2000 bytes: fits; one more does not
+    char *w = text + n;
+    for (int i = 0; i < CHAT_MAX / 2; i++, w += 6)
+        memcpy (w, "\\u00e9", 6);
+    snprintf (w, 8, "\"}}");
+    p = s_ok (text, ENVELOPE_CHAT);
+    ck_assert_uint_eq (p->env.text_len, CHAT_MAX);
+    s_parsed_destroy (&p);
+    snprintf (w, 16, "\\u00e9\"}}");
+    s_err (text, "too_long");
+
+    //  the limit is the caller's
+    envelope_t env;
+    const char *code = NULL;
+    char msg[64];
+    const char *hello = "{\"event\":\"chat\",\"data\":{\"text\":\"hello\"}}";
+    ck_assert_int_eq (
+        envelope_parse (hello, strlen (hello), 4, &env, &code, msg, sizeof msg),
+        -1);
+    ck_assert_str_eq (code, "too_long");
+    ck_assert_ptr_null (env.text);
+    ck_assert_int_eq (
+        envelope_parse (hello, strlen (hello), 5, &env, &code, msg, sizeof msg),
+        0);
+    ck_assert_str_eq (env.text, "hello");
+    envelope_clear (&env);
+    ck_assert_ptr_null (env.text);
+    envelope_clear (&env); //  twice is harmless
+    envelope_clear (NULL);
+}
+END_TEST
+
+START_TEST (test_typing)
+{
+    parsed_t *p = s_ok ("{\"event\":\"typing\",\"data\":{\"typing\":true}}",
+                        ENVELOPE_TYPING);
+    ck_assert (p->env.typing);
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"typing\",\"data\":{\"typing\":false,\"x\":1}}",
+              ENVELOPE_TYPING);
+    ck_assert (!p->env.typing);
+    s_parsed_destroy (&p);
+    s_err ("{\"event\":\"typing\",\"data\":{}}", "bad_field");
+    s_err ("{\"event\":\"typing\",\"data\":{\"typing\":1}}", "bad_field");
+    s_err ("{\"event\":\"typing\",\"data\":{\"typing\":\"true\"}}",
+           "bad_field");
+    s_err ("{\"event\":\"typing\",\"data\":{\"typing\":null}}", "bad_field");
 }
 END_TEST
 
@@ -550,6 +750,8 @@ START_TEST (test_unknown_event)
     s_err ("{\"event\":\"\",\"data\":{}}", "unknown_event");
     s_err ("{\"event\":\"welcome\",\"data\":{}}", "unknown_event");
     s_err ("{\"event\":\"find_match \",\"data\":{}}", "unknown_event");
+    s_err ("{\"event\":\"online\",\"data\":{}}", "unknown_event");
+    s_err ("{\"event\":\"Chat\",\"data\":{\"text\":\"x\"}}", "unknown_event");
 }
 END_TEST
 
@@ -605,13 +807,13 @@ START_TEST (test_bad_field)
     const char *code = NULL;
     char small[8];
     const char *bad = "{\"event\":\"signal\",\"data\":{}}";
-    ck_assert_int_eq (
-        envelope_parse (bad, strlen (bad), &env, &code, small, sizeof small),
-        -1);
+    ck_assert_int_eq (envelope_parse (bad, strlen (bad), CHAT_MAX, &env, &code,
+                                      small, sizeof small),
+                      -1);
     ck_assert_str_eq (code, "bad_field");
     ck_assert_uint_eq (strlen (small), sizeof small - 1);
-    ck_assert_int_eq (envelope_parse (bad, strlen (bad), &env, &code, NULL, 0),
-                      -1);
+    ck_assert_int_eq (
+        envelope_parse (bad, strlen (bad), CHAT_MAX, &env, &code, NULL, 0), -1);
 }
 END_TEST
 
@@ -638,18 +840,51 @@ START_TEST (test_builders)
 {
     size_t len = 0;
     const char *id = "0123456789abcdef0123456789abcdef";
-    s_built_eq (envelope_welcome (0, id, &len), 0, &len,
+    s_built_eq (envelope_welcome (0, id, -1, &len), 0, &len,
                 "{\"event\":\"welcome\",\"data\":{\"id\":"
                 "\"0123456789abcdef0123456789abcdef\"}}");
+    s_built_eq (envelope_welcome (0, id, 42, &len), 0, &len,
+                "{\"event\":\"welcome\",\"data\":{\"id\":"
+                "\"0123456789abcdef0123456789abcdef\",\"online\":42}}");
     s_built_eq (envelope_waiting (16, &len), 16, &len,
                 "{\"event\":\"waiting\",\"data\":{\"message\":"
                 "\"Searching for partner...\"}}");
-    s_built_eq (envelope_match_found (7, "p1", true, "m1", &len), 7, &len,
-                "{\"event\":\"match_found\",\"data\":{\"partner_id\":\"p1\","
-                "\"initiator\":true,\"match_id\":\"m1\"}}");
-    s_built_eq (envelope_match_found (0, "p2", false, "m2", &len), 0, &len,
+    s_built_eq (
+        envelope_match_found (7, "p1", true, "m1", "video", NULL, 0, &len), 7,
+        &len,
+        "{\"event\":\"match_found\",\"data\":{\"partner_id\":\"p1\","
+        "\"initiator\":true,\"match_id\":\"m1\",\"interests\":[],"
+        "\"mode\":\"video\"}}");
+    const uint8_t shared[] = "chess\nlo-fi music";
+    s_built_eq (envelope_match_found (0, "p2", false, "m2", "text", shared,
+                                      sizeof shared - 1, &len),
+                0, &len,
                 "{\"event\":\"match_found\",\"data\":{\"partner_id\":\"p2\","
-                "\"initiator\":false,\"match_id\":\"m2\"}}");
+                "\"initiator\":false,\"match_id\":\"m2\",\"interests\":"
+                "[\"chess\",\"lo-fi music\"],\"mode\":\"text\"}}");
+    //  one interest; an unknown mode from the bus is shown as given, an
+    //  empty one as video
+    s_built_eq (
+        envelope_match_found (0, "p3", false, "m3", "", shared, 5, &len), 0,
+        &len,
+        "{\"event\":\"match_found\",\"data\":{\"partner_id\":\"p3\","
+        "\"initiator\":false,\"match_id\":\"m3\",\"interests\":"
+        "[\"chess\"],\"mode\":\"video\"}}");
+    const uint8_t text[] = "hi \"you\"\n\xc3\xa9";
+    s_built_eq (envelope_chat (3, id, text, sizeof text - 1, &len), 3, &len,
+                "{\"event\":\"chat\",\"data\":{\"from\":"
+                "\"0123456789abcdef0123456789abcdef\",\"text\":"
+                "\"hi \\\"you\\\"\\u000a\xc3\xa9\"}}");
+    s_built_eq (envelope_typing (0, id, true, &len), 0, &len,
+                "{\"event\":\"typing\",\"data\":{\"from\":"
+                "\"0123456789abcdef0123456789abcdef\",\"typing\":true}}");
+    s_built_eq (envelope_typing (0, id, false, &len), 0, &len,
+                "{\"event\":\"typing\",\"data\":{\"from\":"
+                "\"0123456789abcdef0123456789abcdef\",\"typing\":false}}");
+    s_built_eq (envelope_online (0, 0, &len), 0, &len,
+                "{\"event\":\"online\",\"data\":{\"count\":0}}");
+    s_built_eq (envelope_online (0, 4294967296ull, &len), 0, &len,
+                "{\"event\":\"online\",\"data\":{\"count\":4294967296}}");
     const char *payload = "{ \"sdp\" : \"v=0\\r\\n\", \"n\": 1.0e+2 }";
     s_built_eq (envelope_signal (4, "s1", "offer", (const uint8_t *) payload,
                                  strlen (payload), &len),
@@ -703,7 +938,7 @@ START_TEST (test_builder_escaping)
     free (buf);
 
     //  a quote in an id cannot break out of the string
-    buf = envelope_welcome (0, "x\"}", &len);
+    buf = envelope_welcome (0, "x\"}", -1, &len);
     ck_assert_str_eq ((char *) buf,
                       "{\"event\":\"welcome\",\"data\":{\"id\":\"x\\\"}\"}}");
     free (buf);
@@ -735,8 +970,9 @@ START_TEST (test_relay_roundtrip)
     const char *code;
     char msg[64];
     //  the built message is JSON; as a client message it lacks target_id
-    ck_assert_int_eq (
-        envelope_parse ((char *) buf, len, &env, &code, msg, sizeof msg), -1);
+    ck_assert_int_eq (envelope_parse ((char *) buf, len, CHAT_MAX, &env, &code,
+                                      msg, sizeof msg),
+                      -1);
     ck_assert_str_eq (code, "bad_field");
     cJSON *json = cJSON_ParseWithLength ((char *) buf, len);
     ck_assert_ptr_nonnull (json);
@@ -752,6 +988,9 @@ s_suite (void)
     Suite *suite = suite_create ("envelope");
     TCase *tc = tcase_create ("parse");
     tcase_add_test (tc, test_find_match);
+    tcase_add_test (tc, test_find_match_options);
+    tcase_add_test (tc, test_chat);
+    tcase_add_test (tc, test_typing);
     tcase_add_test (tc, test_leave);
     tcase_add_test (tc, test_signal_payloads);
     tcase_add_test (tc, test_signal_fields);
@@ -818,7 +1057,8 @@ s_bench (void)
             envelope_t env;
             const char *code;
             char msg[64];
-            if (envelope_parse (text, len, &env, &code, msg, sizeof msg))
+            if (envelope_parse (text, len, CHAT_MAX, &env, &code, msg,
+                                sizeof msg))
                 return 1;
             sink += env.payload_len;
             if (pass == 1) {

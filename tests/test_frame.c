@@ -18,10 +18,11 @@
 //  Helpers
 
 static const int s_kinds[] = {
-    FRAME_HELLO,   FRAME_HEARTBEAT, FRAME_OPEN,    FRAME_FIND,
-    FRAME_SIGNAL,  FRAME_LEAVE,     FRAME_CLOSE,   FRAME_BYE,
-    FRAME_WAITING, FRAME_MATCHED,   FRAME_DELIVER, FRAME_PARTNER_LEFT,
-    FRAME_ERROR,   FRAME_PULSE,     FRAME_ENDED,
+    FRAME_HELLO,   FRAME_HEARTBEAT,    FRAME_OPEN,       FRAME_FIND,
+    FRAME_SIGNAL,  FRAME_LEAVE,        FRAME_CLOSE,      FRAME_BYE,
+    FRAME_CHAT,    FRAME_TYPING,       FRAME_WAITING,    FRAME_MATCHED,
+    FRAME_DELIVER, FRAME_PARTNER_LEFT, FRAME_ERROR,      FRAME_PULSE,
+    FRAME_ENDED,   FRAME_CHAT_OUT,     FRAME_TYPING_OUT,
 };
 #define KIND_COUNT (int) (sizeof s_kinds / sizeof s_kinds[0])
 
@@ -319,7 +320,7 @@ START_TEST (test_setters_refuse)
     //  The encoder refuses what the decoder would refuse.
     uint8_t *data = NULL;
     size_t size = 0;
-    frame->kind = 9;
+    frame->kind = 11;
     ck_assert_int_eq (frame_encode (frame, &data, &size), -1);
     frame->kind = FRAME_SIGNAL;
     frame->version = 2;
@@ -335,10 +336,18 @@ START_TEST (test_kind_names)
         ck_assert_ptr_nonnull (frame_kind_name (s_kinds[i]));
     ck_assert_str_eq (frame_kind_name (FRAME_SIGNAL), "signal");
     ck_assert_str_eq (frame_kind_name (FRAME_PARTNER_LEFT), "partner_left");
+    ck_assert_str_eq (frame_kind_name (FRAME_CHAT), "chat");
+    ck_assert_str_eq (frame_kind_name (FRAME_TYPING), "typing");
+    ck_assert_str_eq (frame_kind_name (FRAME_CHAT_OUT), "chat_out");
+    ck_assert_str_eq (frame_kind_name (FRAME_TYPING_OUT), "typing_out");
+    ck_assert_int_eq (FRAME_CHAT, 9);
+    ck_assert_int_eq (FRAME_TYPING, 10);
+    ck_assert_int_eq (FRAME_CHAT_OUT, 27);
+    ck_assert_int_eq (FRAME_TYPING_OUT, 28);
     ck_assert_ptr_null (frame_kind_name (0));
-    ck_assert_ptr_null (frame_kind_name (9));
+    ck_assert_ptr_null (frame_kind_name (11));
     ck_assert_ptr_null (frame_kind_name (19));
-    ck_assert_ptr_null (frame_kind_name (27));
+    ck_assert_ptr_null (frame_kind_name (29));
     ck_assert_ptr_null (frame_kind_name (-1));
 }
 END_TEST
@@ -430,9 +439,9 @@ START_TEST (test_refuse_unknown_kind)
 {
     mp_t mp;
     const uint8_t kinds[][3] = {{0x00},
-                                {0x09},
+                                {0x0b},
                                 {0x13},
-                                {0x1b},
+                                {0x1d},
                                 {0x7f},
                                 {0xcc, 0xff},
                                 {0xcd, 0x01, 0x05}};

@@ -1,13 +1,26 @@
---  find: session `sid` asks for a partner. Atomically pops a live waiting
---  stranger or enqueues `sid`.
---  ARGV: sid, gw, mid (a fresh match id), match_ttl, session_ttl.
---  Returns {"matched", cand, cand_gw, mid} | {"waiting"} |
---  {"already_matched"} | {"gone"} (no session hash).
-local queue = KEYS[1]
+--  find: session `sid` asks for a partner of `mode`, preferably sharing
+--  one of `interests`. In one atomic step it takes a live waiting stranger
+--  out of every queue it sits in and pairs the two, or enqueues `sid`:
+--  - with interests: a session waiting in one of sid's interest queues
+--    (not a recent partner, unless sid is alone: see below), else sid
+--    waits in its interest queues and, `wait` ms later, the relax script
+--    opens it to a random stranger too (at once when wait is 0);
+--  - without: a session in the random queue of the mode, else sid waits
+--    there. The random queue holds at most one live session, so a recent
+--    partner found there is taken (two people alone can still talk).
+--  "Alone" for an interest finder whose only candidates are recent
+--  partners: nobody else waits in the mode's random queue or relax set.
+--  ARGV: sid, gw, mid (a fresh match id), match_ttl, session_ttl, mode
+--  ("video" | "text"), interests (joined by "\n", "" = none), now_ms,
+--  wait_ms. Returns {"matched", cand, cand_gw, mid, mode, shared} |
+--  {"waiting"} | {"already_matched"} | {"gone"} (no session hash).
 local sid, mid = ARGV[1], ARGV[3]
 local match_ttl, session_ttl = tonumber (ARGV[4]), tonumber (ARGV[5])
+local mode, interests = mode_of (ARGV[6]), ARGV[7]
+local now, wait = tonumber (ARGV[8]), tonumber (ARGV[9])
 local sk = skey (sid)
-local s = redis.call ('HMGET', sk, 'gw', 'state')
+local s = redis.call ('HMGET', sk, 'gw', 'state', 'mode', 'interests',
+                      'relaxed')
 if not s[1] then
     return {'gone'}
 end
@@ -16,32 +29,60 @@ if s[2] == 'matched' then
 end
 redis.call ('EXPIRE', sk, session_ttl)
 if s[2] == 'waiting' then
-    --  The queue is a set: a second find adds nothing.
-    redis.call ('SADD', queue, sid)
+    --  A second find changes nothing: the first one's queues stand (the
+    --  queues are sets, so nobody is queued twice).
+    enqueue (sid, mode_of (s[3]), split (s[4]), s[5] == '1', now + wait)
     return {'waiting'}
 end
---  A popped member that is not a live waiting session is a ghost (it
---  expired, or is ourselves); drop it. Bounded so one call stays short.
-for _ = 1, 64 do
-    local cand = redis.call ('SPOP', queue)
-    if not cand then
-        break
-    end
-    if cand ~= sid then
-        local ck = skey (cand)
-        local c = redis.call ('HMGET', ck, 'gw', 'state')
-        if c[1] and c[2] == 'waiting' then
-            redis.call ('HSET', mkey (mid), 'a', cand, 'b', sid)
-            redis.call ('EXPIRE', mkey (mid), match_ttl)
-            redis.call ('HSET', sk, 'state', 'matched', 'partner', cand,
-                        'match', mid)
-            redis.call ('HSET', ck, 'state', 'matched', 'partner', sid,
-                        'match', mid)
-            redis.call ('EXPIRE', ck, session_ttl)
-            return {'matched', cand, c[1], mid}
-        end
-    end
+redis.call ('HSET', sk, 'mode', mode, 'interests', interests)
+redis.call ('HDEL', sk, 'relaxed')
+local list = split (interests)
+
+local function matched (cand, cand_gw)
+    local shared = pair (sid, cand, mid, mode, match_ttl, session_ttl)
+    return {'matched', cand, cand_gw, mid, mode, shared}
 end
-redis.call ('SADD', queue, sid)
-redis.call ('HSET', sk, 'state', 'waiting')
+
+--  Someone other than a recent partner of sid waits in the mode?
+local function others_wait ()
+    local cand, _, recent = pick ({qkey (mode), relaxkey (mode)}, sid, mode,
+                                  now)
+    return cand ~= nil and not recent
+end
+
+if #list > 0 then
+    local keys = {}
+    for _, interest in ipairs (list) do
+        keys[#keys + 1] = qikey (mode, interest)
+    end
+    local cand, cand_gw, recent = pick (keys, sid, mode, now)
+    if cand and not recent then
+        return matched (cand, cand_gw)
+    end
+    if wait <= 0 then
+        --  No interest wait: open to a random stranger at once.
+        local rand, rand_gw, rand_recent = pick ({qkey (mode)}, sid, mode, now)
+        if rand and not rand_recent then
+            return matched (rand, rand_gw)
+        end
+        if cand then
+            return matched (cand, cand_gw)
+        end
+        if rand then
+            return matched (rand, rand_gw)
+        end
+        enqueue (sid, mode, list, true, now)
+        return {'waiting'}
+    end
+    if cand and not others_wait () then
+        return matched (cand, cand_gw)
+    end
+    enqueue (sid, mode, list, false, now + wait)
+    return {'waiting'}
+end
+local cand, cand_gw = pick ({qkey (mode)}, sid, mode, now)
+if cand then
+    return matched (cand, cand_gw)
+end
+enqueue (sid, mode, list, true, now)
 return {'waiting'}

@@ -37,9 +37,10 @@ export function launchBrowser() {
 }
 
 // Open url in a fresh browser context. Options: denyMedia (getUserMedia
-// rejects with NotAllowedError, as when the user says no).
-export async function openPage(browser, url, name, { denyMedia = false } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+// rejects with NotAllowedError, as when the user says no), viewport.
+export async function openPage(browser, url, name,
+  { denyMedia = false, viewport = { width: 1100, height: 760 } } = {}) {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.megleName = name;
   page.megleLog = [];
@@ -137,4 +138,77 @@ export async function screenshotAll(pages, dir, label) {
     fs.writeFileSync(logFile, page.megleLog.join('\n') + '\n');
     console.error(`console log: ${logFile}`);
   }
+}
+
+// Run body(open) with pages it opens through open(url, name, opts) (opts as
+// openPage's); on failure screenshot them all into artifactsDir as
+// <label>-<name>.png and say which gateways died; always press Stop on each
+// page (so nobody requeues while the others close) and close them.
+export async function withPages(browser, stack, dir, label, body) {
+  const pages = [];
+  const open = async (url, name, opts) => {
+    const page = await openPage(browser, url, name, opts);
+    pages.push(page);
+    return page;
+  };
+  try {
+    await body(open);
+  } catch (err) {
+    await screenshotAll(pages, dir, label);
+    for (const g of stack.gateways)
+      if (!g.proc.running)
+        console.error(`${g.id} died: ${g.proc.tail()}`);
+    throw err;
+  } finally {
+    for (const page of pages)
+      await page.evaluate(() => document.getElementById('stop')?.click()).catch(() => {});
+    for (const page of pages)
+      await page.context().close().catch(() => {});
+  }
+}
+
+// page.waitForFunction with the tests' bound and polling.
+export function waitOn(page, fn, arg) {
+  return page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
+}
+
+// The page's window.megle as plain data (see web/app.js).
+export function megleState(page) {
+  return page.evaluate(() => {
+    const m = window.megle;
+    return {
+      state: m.state,
+      myId: m.myId,
+      partnerId: m.partnerId,
+      matchId: m.matchId,
+      mode: m.mode,
+      matchMode: m.matchMode,
+      interests: m.interests,
+      sharedInterests: m.sharedInterests,
+      onlineCount: m.onlineCount,
+      queued: m.queued,
+      matches: m.matches,
+      searchStartedAt: m.searchStartedAt,
+      matchedAt: m.matchedAt,
+      chatLog: m.chatLog,
+      partnerTyping: m.partnerTyping,
+      hasPc: m.pc !== null,
+    };
+  });
+}
+
+// Press Start on a megle page.
+export function startOn(page) {
+  return page.click('#start', { timeout: WAIT_MS });
+}
+
+// Wait until the page has had its n-th match and is in it.
+export function waitMatchNumber(page, n) {
+  return waitOn(page, (k) => window.megle.state === 'matched' && window.megle.matches >= k, n);
+}
+
+// Wait until the server has queued the page's current search (it answered
+// find_match with `waiting`).
+export function waitQueued(page) {
+  return waitOn(page, () => window.megle.queued);
 }

@@ -134,8 +134,10 @@ class Proc {
 }
 
 // Start redis, the matcher and one gateway per entry of `gateways`
-// ([{ id, webRoot }]). Returns { gateways: [{ id, url, port }], procs, stop() }.
-export async function startStack({ name = 'browser', gateways }) {
+// ([{ id, webRoot }]); matcherEnv / gatewayEnv add MEGLE_* knobs (e.g. a
+// short MEGLE_INTEREST_WAIT_MS). Returns { gateways: [{ id, url, port }],
+// procs, stop() }.
+export async function startStack({ name = 'browser', gateways, matcherEnv = {}, gatewayEnv = {} }) {
   const gatewayBin = process.env.MEGLE_GATEWAY_BIN;
   const matcherBin = process.env.MEGLE_MATCHER_BIN;
   if (!gatewayBin || !matcherBin)
@@ -182,6 +184,7 @@ export async function startStack({ name = 'browser', gateways }) {
       MEGLE_BUS_IN: busIn,
       MEGLE_BUS_OUT: busOut,
       MEGLE_TAP: '',
+      ...matcherEnv,
     }, logDir);
     procs.push(matcher);
 
@@ -201,6 +204,7 @@ export async function startStack({ name = 'browser', gateways }) {
         MEGLE_GATEWAY_ID: gw.id,
         MEGLE_WEB_ROOT: gw.webRoot,
         MEGLE_TAP: '',
+        ...gatewayEnv,
       };
       const proc = new Proc(`gateway-${gw.id}`, gatewayBin, [], env, logDir);
       procs.push(proc);

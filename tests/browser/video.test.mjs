@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 import { artifactsDir, sourceDir, startStack } from './stack.mjs';
 import {
-  WAIT_MS, iceUfrags, launchBrowser, openPage, screenshotAll, waitLiveVideo,
+  WAIT_MS, iceUfrags, launchBrowser, waitLiveVideo, withPages as withPagesIn,
 } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -62,31 +62,8 @@ after(async () => {
   assert.deepEqual(bad, [], 'processes that died or exited non-zero');
 });
 
-// Run body(open) with pages it opens through open(url, name, opts); on
-// failure screenshot them all; always stop and close them afterwards.
-async function withPages(label, body) {
-  const pages = [];
-  const open = async (url, name, opts) => {
-    const page = await openPage(browser, url, name, opts);
-    pages.push(page);
-    return page;
-  };
-  try {
-    await body(open);
-  } catch (err) {
-    await screenshotAll(pages, artifactsDir, label);
-    for (const g of stack.gateways)
-      if (!g.proc.running)
-        console.error(`${g.id} died: ${g.proc.tail()}`);
-    throw err;
-  } finally {
-    // Stop first so that nobody requeues while the others close.
-    for (const page of pages) {
-      await page.evaluate(() => document.getElementById('stop')?.click()).catch(() => {});
-    }
-    for (const page of pages)
-      await page.context().close().catch(() => {});
-  }
+function withPages(label, body) {
+  return withPagesIn(browser, stack, artifactsDir, label, body);
 }
 
 function startOn(page) {
@@ -225,24 +202,6 @@ describe('browser video', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
       ]);
       assert.match(ids[0], /^[0-9a-f]{32}$/);
       assert.match(ids[1], /^[0-9a-f]{32}$/);
-    });
-  });
-
-  it('a page whose camera is denied still receives video', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await withPages('denied', async (open) => {
-      const a = await open(`${gw1.url}/`, 'denied', { denyMedia: true });
-      const b = await open(`${gw2.url}/`, 'camera');
-      await startOn(a);
-      await a.waitForFunction(() => window.megle.state === 'waiting', null, { timeout: WAIT_MS });
-      const error = await a.textContent('#error');
-      assert.match(error, /denied/i, 'the page says the camera was denied');
-      await startOn(b);
-      await Promise.all([waitMatched(a), waitMatched(b)]);
-      // a sends nothing, so only a has a stranger's video to check.
-      await waitLiveVideo(a, MEGLE_PC);
-      await assertPerfectMatching([{ page: a, pcExpr: MEGLE_PC }, { page: b, pcExpr: MEGLE_PC }]);
-      const localTracks = await a.evaluate(() => window.megle.pc.getSenders().filter((s) => s.track).length);
-      assert.equal(localTracks, 0, 'the denied page sends no tracks');
     });
   });
 

@@ -227,10 +227,10 @@ describe('core: one matcher, gateways gw-a and gw-b', () => {
         //  ... and leaving while waiting leaves the queue.
         a.send('find_match');
         await a.next('waiting');
-        await waitFor(async () => (await stack.redis.call('SISMEMBER', '{megle}:q', a.id)) === 1,
+        await waitFor(async () => (await stack.redis.call('SISMEMBER', '{megle}:q:video', a.id)) === 1,
                       { what: 'a queued' });
         a.send('leave', {});
-        await waitFor(async () => (await stack.redis.call('SCARD', '{megle}:q')) === 0,
+        await waitFor(async () => (await stack.redis.call('SCARD', '{megle}:q:video')) === 0,
                       { what: 'a left the queue' });
         const n = await stack.client('gw-b');
         n.send('find_match');
@@ -264,14 +264,14 @@ describe('core: one matcher, gateways gw-a and gw-b', () => {
         //  Other gateway: once the matcher removed q2, r2 finds nobody...
         const q2 = await stack.client('gw-a');
         r.send('leave', {});
-        await waitFor(async () => (await stack.redis.call('SCARD', '{megle}:q')) === 0,
+        await waitFor(async () => (await stack.redis.call('SCARD', '{megle}:q:video')) === 0,
                       { what: 'r left the queue' });
         q2.send('find_match');
         await q2.next('waiting');
         await q2.terminate();
         await waitFor(async () =>
-            (await stack.redis.call('SISMEMBER', '{megle}:q', q2.id)) === 0,
-        { what: 'q2 removed from {megle}:q' });
+            (await stack.redis.call('SISMEMBER', '{megle}:q:video', q2.id)) === 0,
+        { what: 'q2 removed from {megle}:q:video' });
         const r2 = await stack.client('gw-b');
         r2.send('find_match');
         const rr2 = await r2.next(['waiting', 'match_found']);
@@ -300,8 +300,8 @@ describe('core: one matcher, gateways gw-a and gw-b', () => {
         const r2 = await x.next(['waiting', 'match_found', 'error']);
         assert.equal(r1.event, 'waiting');
         assert.equal(r2.event, 'waiting', `second find_match while waiting: ${r2.raw}`);
-        assert.equal(await stack.redis.call('SCARD', '{megle}:q'), 1);
-        assert.deepEqual(await stack.redis.call('SMEMBERS', '{megle}:q'), [x.id]);
+        assert.equal(await stack.redis.call('SCARD', '{megle}:q:video'), 1);
+        assert.deepEqual(await stack.redis.call('SMEMBERS', '{megle}:q:video'), [x.id]);
 
         const y = await stack.client('gw-b');
         y.send('find_match');
@@ -312,7 +312,7 @@ describe('core: one matcher, gateways gw-a and gw-b', () => {
         assertNothingPending(x);
         assertNothingPending(y);
         assert.equal(x.events('match_found').length, 1);
-        assert.equal(await stack.redis.call('SCARD', '{megle}:q'), 0);
+        assert.equal(await stack.redis.call('SCARD', '{megle}:q:video'), 0);
 
         //  With a partner waiting: two find_match -> one match_found and
         //  already_matched; the waiting side gets one match_found.
@@ -331,14 +331,14 @@ describe('core: one matcher, gateways gw-a and gw-b', () => {
         assertNothingPending(p);
         assert.equal(z.events('match_found').length, 1);
         assert.equal(p.events('match_found').length, 1);
-        assert.equal(await stack.redis.call('SCARD', '{megle}:q'), 0);
+        assert.equal(await stack.redis.call('SCARD', '{megle}:q:video'), 0);
 
         //  Matched: find_match is already_matched and changes nothing.
         x.send('find_match');
         await x.nextError('already_matched');
         await barrier(y, x);
         assertNothingPending(y);
-        assert.equal(await stack.redis.call('SCARD', '{megle}:q'), 0);
+        assert.equal(await stack.redis.call('SCARD', '{megle}:q:video'), 0);
     });
 
     test('7. malformed input gets errors; the connection and others keep working', async () => {

@@ -13,7 +13,7 @@ const test = (name, fn, timeout = 60000) =>
     it(name, { timeout }, guarded(() => stack, fn));
 
 const inQueue = async (id) =>
-    (await stack.redis.call('SISMEMBER', '{megle}:q', id)) === 1;
+    (await stack.redis.call('SISMEMBER', '{megle}:q:video', id)) === 1;
 
 describe('faults', () => {
     before(async () => {
@@ -44,7 +44,7 @@ describe('faults', () => {
 
         //  The ghost w leaves the queue; a newcomer finds nobody.
         await waitFor(async () => !(await inQueue(w.id)),
-                      { timeout: 5000, what: 'w removed from {megle}:q' });
+                      { timeout: 5000, what: 'w removed from {megle}:q:video' });
         const n = await stack.client('gw-b');
         n.send('find_match');
         const r = await n.next(['waiting', 'match_found']);

@@ -174,7 +174,7 @@ describe('Go-megle client compatibility', () => {
         //  Impatient clicks while waiting: still one waiting entry.
         p.findMatch();
         await p.recv('waiting');
-        assert.equal(await stack.redis.call('SCARD', '{megle}:q'), 1);
+        assert.equal(await stack.redis.call('SCARD', '{megle}:q:video'), 1);
         const q = await GoMegle.open(stack.gw('gw-a'));
         q.findMatch();
         await q.recv('match_found');

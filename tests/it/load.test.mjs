@@ -82,7 +82,7 @@ describe('load', () => {
 
         //  Redis agrees while they are connected.
         const r = stack.redis;
-        assert.equal(await r.call('SCARD', '{megle}:q'), 0);
+        assert.equal(await r.call('SCARD', '{megle}:q:video'), 0);
         assert.equal(await r.call('SCARD', '{megle}:gw:gw-a'), N / 2);
         assert.equal(await r.call('SCARD', '{megle}:gw:gw-b'), N / 2);
         const sample = clients.slice(0, 20);
@@ -96,13 +96,13 @@ describe('load', () => {
         //  Everyone leaves: Redis holds nothing of them but TTL'd matches.
         await stack.closeClients({ timeout: 30000 });
         await waitFor(async () =>
-            (await r.call('SCARD', '{megle}:q')) === 0 &&
+            (await r.call('SCARD', '{megle}:q:video')) === 0 &&
             (await r.scan('{megle}:s:*')).length === 0 &&
             (await r.call('SCARD', '{megle}:gw:gw-a')) === 0 &&
             (await r.call('SCARD', '{megle}:gw:gw-b')) === 0,
         { timeout: 30000, interval: 100, what: 'Redis cleaned after 500 disconnects' })
             .catch(async (err) => {
-                err.message += `\nq=${await r.call('SCARD', '{megle}:q')} ` +
+                err.message += `\nq=${await r.call('SCARD', '{megle}:q:video')} ` +
                     `sessions=${(await r.scan('{megle}:s:*')).length} ` +
                     `gw-a=${await r.call('SCARD', '{megle}:gw:gw-a')} ` +
                     `gw-b=${await r.call('SCARD', '{megle}:gw:gw-b')}`;

@@ -7,12 +7,19 @@
 //  shows what is left, which is how tests assert that nothing else came.
 //  Messages keep their raw text, so payloads can be compared byte-for-byte
 //  (rawValue) instead of after a JSON round trip.
+//
+//  `online` events (the user count, pushed whenever it changes) arrive at
+//  any time, so they stay out of the queue unless connect() is given
+//  { online: true }: they are in `log`, the latest count in `online`, and
+//  a waiter that asks for them (next('online')) still gets them.
 
 import WebSocket from 'ws';
 
 export class Client {
-    constructor(ws) {
+    constructor(ws, { online = false } = {}) {
         this.ws = ws;
+        this.queueOnline = online;
+        this.online = null;
         this.log = [];
         this.queue = [];
         this.waiters = [];
@@ -45,13 +52,17 @@ export class Client {
         } catch {
             msg = { event: null, data: null, raw, binary: isBinary, invalid: true };
         }
+        msg.at = Date.now(); //  arrival time, ms
         this.log.push(msg);
+        if (msg.event === 'online' && typeof msg.data?.count === 'number') {
+            this.online = msg.data.count;
+        }
         const i = this.waiters.findIndex((w) => w.match(msg));
         if (i >= 0) {
             const [w] = this.waiters.splice(i, 1);
             clearTimeout(w.timer);
             w.resolve(msg);
-        } else {
+        } else if (msg.event !== 'online' || this.queueOnline) {
             this.queue.push(msg);
         }
     }
@@ -155,11 +166,11 @@ export class Client {
 //  Connect; resolves once open and (unless welcome: false) once the
 //  server's welcome {id} arrived (taken off the queue, kept in client.id).
 export async function connect(url, { welcome = true, timeout = 5000,
-                                     protocols, origin } = {}) {
+                                     protocols, origin, online } = {}) {
     const ws = new WebSocket(url, protocols, { handshakeTimeout: timeout,
                                                perMessageDeflate: false,
                                                origin });
-    const client = new Client(ws);
+    const client = new Client(ws, { online });
     await new Promise((resolve, reject) => {
         ws.once('open', resolve);
         ws.once('error', reject);
@@ -169,6 +180,7 @@ export async function connect(url, { welcome = true, timeout = 5000,
     if (welcome) {
         const w = await client.next('welcome', { timeout });
         client.id = w.data?.id;
+        client.welcomeOnline = w.data?.online;
         if (typeof client.id !== 'string') {
             throw new Error(`welcome without id: ${w.raw}`);
         }

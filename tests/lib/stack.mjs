@@ -457,16 +457,24 @@ export class Stack {
         return { x, y, mx, my };
     }
 
+    //  Every queue key left: the random queue of each mode, the interest
+    //  queues and the relax sets (Redis deletes an empty set).
+    async queueKeys() {
+        return [...await this.redis.scan('{megle}:q:*'),
+                ...await this.redis.scan('{megle}:qi:*'),
+                ...await this.redis.scan('{megle}:relax:*')];
+    }
+
     //  Close every client opened so far and wait until the matcher has
-    //  emptied the queue, so that the next test starts from a clean state.
+    //  emptied every queue, so that the next test starts from a clean
+    //  state.
     async closeClients({ timeout = 5000 } = {}) {
         const all = [...this.clients];
         this.clients.clear();
         await Promise.all(all.map((c) => c.close()));
         if (this.matcher && this.matcher.alive && this.redis && !this.redis.dead) {
-            await waitFor(async () =>
-                (await this.redis.call('SCARD', '{megle}:q')) === 0,
-            { timeout, what: 'empty {megle}:q after closing clients' });
+            await waitFor(async () => (await this.queueKeys()).length === 0,
+                          { timeout, what: 'no queue keys after closing clients' });
         }
     }
 

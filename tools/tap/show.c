@@ -151,6 +151,11 @@ s_fields (FILE *out, const show_opts_t *opts, const frame_t *frame)
         fputs (frame->flags & FRAME_F_INITIATOR ? " initiator" : "", out);
     else if (frame->kind == FRAME_HEARTBEAT)
         fprintf (out, " sessions=%" PRIu32, frame->flags);
+    else if (frame->kind == FRAME_PULSE)
+        fprintf (out, " online=%" PRIu32, frame->flags);
+    else if (frame->kind == FRAME_TYPING || frame->kind == FRAME_TYPING_OUT)
+        fputs (frame->flags & FRAME_F_TYPING ? " typing=true" : " typing=false",
+               out);
     else if (frame->flags)
         fprintf (out, " flags=%" PRIu32, frame->flags);
     if (*frame->type)
