@@ -9,7 +9,9 @@
 
 #include "config.h"
 #include "id.h"
+#include "turn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,8 @@ typedef struct {
 } knob_t;
 
 static check_fn s_check_redis, s_check_http, s_check_id, s_check_nonempty;
+static check_fn s_check_stun, s_check_turn, s_check_matcher_http;
+static check_fn s_check_proxies;
 
 #define F(field) offsetof (config_t, field)
 
@@ -75,6 +79,16 @@ static const knob_t s_knobs[] = {
      0, NULL, "ZeroMQ high-water mark of the bus sockets, messages"},
     {"HEARTBEAT_MS", KNOB_INT, F (heartbeat_ms), "1000", 50, 60000, GW | MT,
      NULL, 0, NULL, "interval of gateway heartbeats and matcher checks, ms"},
+    {"CURVE", KNOB_INT, F (curve), "0", 0, 1, ALL, NULL, 0, NULL,
+     "1 = CURVE-encrypt and authenticate the bus and tap"},
+    {"CURVE_SERVER_CERT", KNOB_STR, F (curve_server_cert), "", 0, 0, MT, NULL,
+     0, NULL, "matcher's secret CURVE cert file (megle-keygen)"},
+    {"CURVE_CLIENTS", KNOB_STR, F (curve_clients), "", 0, 0, MT, NULL, 0, NULL,
+     "directory of allowed clients' public CURVE certs"},
+    {"CURVE_SERVER_KEY", KNOB_STR, F (curve_server_key), "", 0, 0, GW | TP,
+     NULL, 0, NULL, "matcher's public CURVE key (Z85) or its cert file"},
+    {"CURVE_CERT", KNOB_STR, F (curve_cert), "", 0, 0, GW | TP, NULL, 0, NULL,
+     "own secret CURVE cert file (megle-keygen)"},
     {"HTTP", KNOB_STR, F (http), "127.0.0.1:8080", 0, 0, GW, NULL, 0,
      s_check_http, "HTTP/WebSocket listen address: host:port or [v6]:port"},
     {"GATEWAY_ID", KNOB_STR, F (gateway_id), "", 0, 0, GW, "gw-", 8, s_check_id,
@@ -92,6 +106,53 @@ static const knob_t s_knobs[] = {
      "longest chat message, bytes (longer: too_long)"},
     {"IP_SALT", KNOB_STR, F (ip_salt), "", 0, 0, GW, "", 32, NULL,
      "secret salt of IP hashes (same on every gateway)"},
+    {"STUN_URLS", KNOB_STR, F (stun_urls), "", 0, 0, GW, NULL, 0, s_check_stun,
+     "STUN URLs for browsers, comma-separated"},
+    {"TURN_URLS", KNOB_STR, F (turn_urls), "", 0, 0, GW, NULL, 0, s_check_turn,
+     "TURN URLs for browsers, comma-separated"},
+    {"TURN_SECRET", KNOB_STR, F (turn_secret), "", 0, 0, GW, NULL, 0, NULL,
+     "coturn static-auth-secret (\"\" = no TURN)"},
+    {"TURN_TTL", KNOB_INT, F (turn_ttl), "86400", 60, 604800, GW, NULL, 0, NULL,
+     "lifetime of the TURN credentials given, seconds"},
+    {"MATCHER_HTTP", KNOB_STR, F (matcher_http), "127.0.0.1:9091", 0, 0, MT,
+     NULL, 0, s_check_matcher_http,
+     "/healthz /readyz /metrics on host:port (\"\" = off)"},
+    //  Abuse limits (docs/security.md). Rates are per connection and
+    //  second; 0 switches a bucket off.
+    {"RATE_MSGS", KNOB_INT, F (rate_msgs), "100", 0, 1000000, GW, NULL, 0, NULL,
+     "client messages a second, per connection (0 = off)"},
+    {"RATE_MSGS_BURST", KNOB_INT, F (rate_msgs_burst), "500", 1, 1000000, GW,
+     NULL, 0, NULL, "client messages allowed at once above that rate"},
+    {"RATE_BYTES", KNOB_INT, F (rate_bytes), "262144", 0, 1000000000, GW, NULL,
+     0, NULL, "client bytes a second, per connection (0 = off)"},
+    {"RATE_BYTES_BURST", KNOB_INT, F (rate_bytes_burst), "1048576", 1,
+     1000000000, GW, NULL, 0, NULL,
+     "client bytes allowed at once above that rate"},
+    {"RATE_FINDS", KNOB_INT, F (rate_finds), "2", 0, 1000, GW, NULL, 0, NULL,
+     "find_match a second, per connection (0 = off)"},
+    {"RATE_FINDS_BURST", KNOB_INT, F (rate_finds_burst), "10", 1, 1000, GW,
+     NULL, 0, NULL, "find_match allowed at once above that rate"},
+    {"MAX_CONNS", KNOB_INT, F (max_conns), "10000", 0, 10000000, GW, NULL, 0,
+     NULL, "WebSocket connections per gateway (0 = no limit)"},
+    {"MAX_CONNS_PER_IP", KNOB_INT, F (max_conns_per_ip), "0", 0, 10000000, GW,
+     NULL, 0, NULL, "WebSocket connections per client IP (0 = no limit)"},
+    {"TRUSTED_PROXIES", KNOB_STR, F (trusted_proxies), "", 0, 0, GW, NULL, 0,
+     s_check_proxies, "IPs/CIDRs whose X-Forwarded-For is believed"},
+    {"ALLOWED_ORIGINS", KNOB_STR, F (allowed_origins), "", 0, 0, GW, NULL, 0,
+     NULL, "Origins allowed to open /ws (\"\" = same host only)"},
+    {"HANDSHAKE_TIMEOUT_MS", KNOB_INT, F (handshake_timeout_ms), "10000", 100,
+     600000, GW, NULL, 0, NULL,
+     "time a new TCP connection has to send its request, ms"},
+    {"PING_INTERVAL_S", KNOB_INT, F (ping_interval_s), "25", 1, 3600, GW, NULL,
+     0, NULL, "a WebSocket quiet this long is pinged, seconds"},
+    {"IDLE_TIMEOUT_S", KNOB_INT, F (idle_timeout_s), "60", 2, 7200, GW, NULL, 0,
+     NULL, "no pong this long after the last one: closed, seconds"},
+    {"REPORT_WINDOW_S", KNOB_INT, F (report_window_s), "3600", 10, 2592000, MT,
+     NULL, 0, NULL, "reports against an IP count this long, seconds"},
+    {"REPORT_THRESHOLD", KNOB_INT, F (report_threshold), "3", 1, 1000, MT, NULL,
+     0, NULL, "distinct reporters within the window that ban"},
+    {"BAN_S", KNOB_INT, F (ban_s), "86400", 1, 2592000, MT, NULL, 0, NULL,
+     "how long a ban lasts, seconds"},
 };
 
 #define KNOB_COUNT (sizeof s_knobs / sizeof s_knobs[0])
@@ -251,6 +312,36 @@ s_check_http (config_t *config, const char *value, char *why, size_t why_size)
 }
 
 static int
+s_check_matcher_http (config_t *config, const char *value, char *why,
+                      size_t why_size)
+{
+    config->matcher_http_host[0] = '\0';
+    config->matcher_http_port = 0;
+    if (*value == '\0'
+        || s_parse_hostport (value, -1, 0, config->matcher_http_host,
+                             &config->matcher_http_port)
+               == 0)
+        return 0;
+    snprintf (why, why_size, "%s is not host:port (port 0..65535) or \"\"",
+              value);
+    return -1;
+}
+
+static int
+s_check_stun (config_t *config, const char *value, char *why, size_t why_size)
+{
+    (void) config;
+    return turn_urls_check (value, false, why, why_size);
+}
+
+static int
+s_check_turn (config_t *config, const char *value, char *why, size_t why_size)
+{
+    (void) config;
+    return turn_urls_check (value, true, why, why_size);
+}
+
+static int
 s_check_id (config_t *config, const char *value, char *why, size_t why_size)
 {
     (void) config;
@@ -270,6 +361,54 @@ s_check_nonempty (config_t *config, const char *value, char *why,
         return 0;
     snprintf (why, why_size, "must not be empty");
     return -1;
+}
+
+//  A comma list of IPv4/IPv6 addresses, each optionally /prefix; blanks
+//  around items are allowed. (The gateway's admission module parses it
+//  again for use; this only refuses a bad value at startup.)
+static int
+s_check_proxies (config_t *config, const char *value, char *why,
+                 size_t why_size)
+{
+    (void) config;
+    const char *p = value;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        char item[64];
+        size_t len = (size_t) (last - p);
+        int ok = len > 0 && len < sizeof item;
+        if (ok) {
+            memcpy (item, p, len);
+            item[len] = '\0';
+            char *slash = strchr (item, '/');
+            long bits = -1;
+            if (slash) {
+                *slash = '\0';
+                ok = s_parse_int (slash + 1, 0, 128, &bits) == 0
+                     && slash[1] >= '0' && slash[1] <= '9';
+            }
+            unsigned char addr[16];
+            if (ok && inet_pton (AF_INET, item, addr) == 1)
+                ok = bits <= 32;
+            else if (ok)
+                ok = inet_pton (AF_INET6, item, addr) == 1;
+        }
+        if (!ok) {
+            snprintf (why, why_size,
+                      "%.*s is not an IP address or CIDR (a.b.c.d/n, x::y/n)",
+                      (int) (len < 64 ? len : 64), p);
+            return -1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
 }
 
 //  Parse value into the knob's field. On error, writes "<source>: <why>".
@@ -464,6 +603,7 @@ config_usage (unsigned who, const char *prog, void *stream)
     s_usage_group (out, who, ALL, "Every binary");
     s_usage_group (out, who, GW | MT, "Gateway and matcher (the bus)");
     s_usage_group (out, who, MT | TP, "Matcher and tap");
+    s_usage_group (out, who, GW | TP, "Gateway and tap (bus clients)");
     s_usage_group (out, who, GW, "Gateway");
     s_usage_group (out, who, MT, "Matcher");
     s_usage_group (out, who, TP, "Tap");

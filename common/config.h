@@ -40,11 +40,21 @@ typedef struct {
                                      //  "m-<random>")
     int interest_wait_ms;            //  MEGLE_INTEREST_WAIT_MS
     int rematch_block_ms;            //  MEGLE_REMATCH_BLOCK_MS
+    //  matcher: /healthz, /readyz, /metrics
+    char matcher_http[CONFIG_STR_MAX];      //  MEGLE_MATCHER_HTTP ("" = off)
+    char matcher_http_host[CONFIG_STR_MAX]; //  parsed from matcher_http
+    int matcher_http_port;                  //  parsed (0 = any)
     //  gateway and matcher
     char bus_in[CONFIG_STR_MAX];  //  MEGLE_BUS_IN
     char bus_out[CONFIG_STR_MAX]; //  MEGLE_BUS_OUT
     int bus_hwm;                  //  MEGLE_BUS_HWM
     int heartbeat_ms;             //  MEGLE_HEARTBEAT_MS
+    //  bus security (CURVE; docs/security.md)
+    int curve;                              //  MEGLE_CURVE 0|1
+    char curve_server_cert[CONFIG_STR_MAX]; //  matcher: its secret cert
+    char curve_clients[CONFIG_STR_MAX];     //  matcher: allowed certs dir
+    char curve_server_key[CONFIG_STR_MAX];  //  gw/tap: matcher's public key
+    char curve_cert[CONFIG_STR_MAX];        //  gw/tap: own secret cert
     //  gateway
     char http[CONFIG_STR_MAX];       //  MEGLE_HTTP host:port
     char http_host[CONFIG_STR_MAX];  //  parsed from http
@@ -57,6 +67,26 @@ typedef struct {
     int drain_ms;                    //  MEGLE_DRAIN_MS
     int chat_max;                    //  MEGLE_CHAT_MAX, bytes
     char ip_salt[CONFIG_STR_MAX];    //  MEGLE_IP_SALT (default random)
+    //  gateway: ICE servers for browsers (TURN: coturn's REST API)
+    char stun_urls[CONFIG_STR_MAX];   //  MEGLE_STUN_URLS, comma list
+    char turn_urls[CONFIG_STR_MAX];   //  MEGLE_TURN_URLS, comma list
+    char turn_secret[CONFIG_STR_MAX]; //  MEGLE_TURN_SECRET ("" = no TURN)
+    int turn_ttl;                     //  MEGLE_TURN_TTL, seconds
+    //  gateway abuse limits (docs/security.md); 0 = off where allowed
+    int rate_msgs, rate_msgs_burst;       //  MEGLE_RATE_MSGS[_BURST]
+    int rate_bytes, rate_bytes_burst;     //  MEGLE_RATE_BYTES[_BURST]
+    int rate_finds, rate_finds_burst;     //  MEGLE_RATE_FINDS[_BURST]
+    int max_conns;                        //  MEGLE_MAX_CONNS
+    int max_conns_per_ip;                 //  MEGLE_MAX_CONNS_PER_IP
+    char trusted_proxies[CONFIG_STR_MAX]; //  MEGLE_TRUSTED_PROXIES
+    char allowed_origins[CONFIG_STR_MAX]; //  MEGLE_ALLOWED_ORIGINS
+    int handshake_timeout_ms;             //  MEGLE_HANDSHAKE_TIMEOUT_MS
+    int ping_interval_s;                  //  MEGLE_PING_INTERVAL_S
+    int idle_timeout_s;                   //  MEGLE_IDLE_TIMEOUT_S
+    //  matcher: reports and bans
+    int report_window_s;  //  MEGLE_REPORT_WINDOW_S
+    int report_threshold; //  MEGLE_REPORT_THRESHOLD
+    int ban_s;            //  MEGLE_BAN_S
 } config_t;
 
 //  Fill *config from defaults, then the environment, then argv (flags

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "log.h"
 
 #define BUS_DRAIN_BATCH   1000 //  messages per drain before yielding
@@ -73,6 +74,20 @@ bus_new (const config_t *config, bus_handler_fn *handler, void *arg)
         bus_destroy (&self);
         return NULL;
     }
+    //  CURVE (MEGLE_CURVE=1): both sockets are clients of the matcher.
+    curve_client_t keys;
+    char why[256] = "";
+    int curve = curve_client_load (config, &keys, why, sizeof why);
+    if (curve < 0
+        || (curve == 0
+            && (curve_client_apply (&keys, self->push)
+                || curve_client_apply (&keys, self->sub)))) {
+        log_error ("bus: %s", why[0] ? why : zmq_strerror (errno));
+        curve_client_clear (&keys);
+        bus_destroy (&self);
+        return NULL;
+    }
+    curve_client_clear (&keys);
     //  Topics end with one NUL byte so "gw-1" never matches "gw-10".
     char topic[CONFIG_STR_MAX + 1];
     size_t id_len = strlen (config->gateway_id);
@@ -96,7 +111,8 @@ bus_new (const config_t *config, bus_handler_fn *handler, void *arg)
         bus_destroy (&self);
         return NULL;
     }
-    log_info ("bus: push %s, sub %s", config->bus_in, config->bus_out);
+    log_info ("bus: push %s, sub %s%s", config->bus_in, config->bus_out,
+              config->curve ? " (CURVE)" : "");
     return self;
 }
 

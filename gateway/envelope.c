@@ -186,6 +186,28 @@ s_parse_chat (envelope_t *out, const cJSON *data, size_t chat_max,
     return NULL;
 }
 
+//  report's reason: absent, null or a string of 0..ENVELOPE_REASON_MAX
+//  bytes. Sets *code_p for a refusal other than bad_field.
+static const char *
+s_parse_report (envelope_t *out, const cJSON *data, const char **code_p)
+{
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive (data, "reason");
+    if (!reason || cJSON_IsNull (reason))
+        return NULL;
+    if (!cJSON_IsString (reason) || !reason->valuestring)
+        return "report: reason must be a string";
+    if (s_member_has_nul (out, "reason"))
+        return "report: reason must not contain U+0000";
+    size_t n = strlen (reason->valuestring);
+    if (n > ENVELOPE_REASON_MAX) {
+        *code_p = s_too_long;
+        return "report: reason is too long";
+    }
+    memcpy (out->reason, reason->valuestring, n + 1);
+    out->reason_len = n;
+    return NULL;
+}
+
 int
 envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
                 const char **code_p, char *msg, size_t msg_size)
@@ -286,6 +308,9 @@ envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
     } else if (strcmp (name, "chat") == 0) {
         out->event = ENVELOPE_CHAT;
         why = s_parse_chat (out, data, chat_max, &code);
+    } else if (strcmp (name, "report") == 0) {
+        out->event = ENVELOPE_REPORT;
+        why = s_parse_report (out, data, &code);
     } else if (strcmp (name, "typing") == 0) {
         out->event = ENVELOPE_TYPING;
         const cJSON *typing = cJSON_GetObjectItemCaseSensitive (data, "typing");
@@ -405,6 +430,13 @@ s_build (size_t pre, s_part_t *parts, size_t count, size_t *len_p)
 uint8_t *
 envelope_welcome (size_t pre, const char *id, int64_t online, size_t *len_p)
 {
+    return envelope_welcome_ice (pre, id, online, NULL, 0, len_p);
+}
+
+uint8_t *
+envelope_welcome_ice (size_t pre, const char *id, int64_t online,
+                      const char *ice, size_t ice_len, size_t *len_p)
+{
     char count[32] = "";
     if (online >= 0)
         snprintf (count, sizeof count, ",\"online\":%lld", (long long) online);
@@ -413,6 +445,8 @@ envelope_welcome (size_t pre, const char *id, int64_t online, size_t *len_p)
         STR (id),
         LIT ("\""),
         {S_LIT, count, strlen (count)},
+        {S_LIT, ice ? ",\"ice_servers\":" : "", ice ? 15 : 0},
+        {S_LIT, ice ? ice : "", ice ? ice_len : 0},
         LIT ("}}"),
     };
     return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
@@ -526,6 +560,25 @@ envelope_error (size_t pre, const char *code, const char *message,
         LIT ("\",\"message\":\""),
         STR (message),
         LIT ("\"}}"),
+    };
+    return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
+}
+
+uint8_t *
+envelope_error_retry (size_t pre, const char *code, const char *message,
+                      uint32_t retry_after_ms, size_t *len_p)
+{
+    if (retry_after_ms == 0)
+        return envelope_error (pre, code, message, len_p);
+    char retry[32];
+    snprintf (retry, sizeof retry, "\",\"retry_after\":%lu}}",
+              (unsigned long) retry_after_ms);
+    s_part_t parts[] = {
+        LIT ("{\"event\":\"error\",\"data\":{\"code\":\""),
+        STR (code),
+        LIT ("\",\"message\":\""),
+        STR (message),
+        {S_LIT, retry, strlen (retry)},
     };
     return s_build (pre, parts, sizeof parts / sizeof parts[0], len_p);
 }

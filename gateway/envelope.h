@@ -16,8 +16,9 @@
 
 #define ENVELOPE_ID_MAX        64
 #define ENVELOPE_TYPE_MAX      16
-#define ENVELOPE_INTERESTS_MAX 10 //  interests per find_match
-#define ENVELOPE_INTEREST_MAX  32 //  bytes per interest, normalised
+#define ENVELOPE_INTERESTS_MAX 10  //  interests per find_match
+#define ENVELOPE_INTEREST_MAX  32  //  bytes per interest, normalised
+#define ENVELOPE_REASON_MAX    200 //  bytes of a report's reason
 //  Room for every interest joined by "\n", and the NUL.
 #define ENVELOPE_INTERESTS_TEXT                                                \
     (ENVELOPE_INTERESTS_MAX * (ENVELOPE_INTEREST_MAX + 1))
@@ -28,6 +29,7 @@ typedef enum {
     ENVELOPE_LEAVE = 3,
     ENVELOPE_CHAT = 4,
     ENVELOPE_TYPING = 5,
+    ENVELOPE_REPORT = 6,
 } envelope_event_t;
 
 typedef enum {
@@ -61,6 +63,10 @@ typedef struct {
     size_t text_len;
     //  typing: data.typing
     bool typing;
+    //  report: data.reason decoded (UTF-8, 0..ENVELOPE_REASON_MAX bytes;
+    //  "" when absent or null), NUL-terminated
+    char reason[ENVELOPE_REASON_MAX + 1];
+    size_t reason_len;
 } envelope_t;
 
 //  Parse one client message of len bytes (need not be NUL-terminated).
@@ -69,8 +75,10 @@ typedef struct {
 //  and writes a human-readable reason into msg. Never trusts the input:
 //  any bytes are safe to pass. A target_id longer than ENVELOPE_ID_MAX,
 //  a bad mode, a bad or 33-byte interest or an 11th one, an empty chat
-//  text, a non-bool typing are "bad_field"; a chat text longer than
-//  chat_max bytes is "too_long". After a 0, call envelope_clear (*out).
+//  text, a non-bool typing, a non-string report reason are "bad_field"; a
+//  chat text longer than chat_max bytes or a reason longer than
+//  ENVELOPE_REASON_MAX bytes is "too_long". After a 0, call envelope_clear
+//  (*out).
 int envelope_parse (const char *text, size_t len, size_t chat_max,
                     envelope_t *out, const char **code_p, char *msg,
                     size_t msg_size);
@@ -94,6 +102,10 @@ size_t envelope_interests_join (const envelope_t *self, char *buf, size_t size);
 //  online < 0: unknown, left out.
 uint8_t *envelope_welcome (size_t pre, const char *id, int64_t online,
                            size_t *len_p);
+//  The same with "ice_servers": the ice_len bytes of JSON at ice (an array
+//  of RTCIceServer, from turn_ice_servers), passed as is; NULL = left out.
+uint8_t *envelope_welcome_ice (size_t pre, const char *id, int64_t online,
+                               const char *ice, size_t ice_len, size_t *len_p);
 uint8_t *envelope_waiting (size_t pre, size_t *len_p);
 //  mode: "video" or "text"; interests: the shared ones joined by "\n"
 //  (interests_len bytes; empty = none, an empty array).
@@ -108,6 +120,11 @@ uint8_t *envelope_signal (size_t pre, const char *sender_id, const char *type,
 uint8_t *envelope_partner_left (size_t pre, const char *from, size_t *len_p);
 uint8_t *envelope_error (size_t pre, const char *code, const char *message,
                          size_t *len_p);
+//  The same with "retry_after": retry_after_ms (milliseconds until the
+//  refused request may succeed); 0 = left out.
+uint8_t *envelope_error_retry (size_t pre, const char *code,
+                               const char *message, uint32_t retry_after_ms,
+                               size_t *len_p);
 //  text: text_len bytes of UTF-8, escaped as a JSON string.
 uint8_t *envelope_chat (size_t pre, const char *from, const uint8_t *text,
                         size_t text_len, size_t *len_p);

@@ -34,6 +34,7 @@
 #include "frame.h"
 #include "id.h"
 #include "log.h"
+#include "turn.h"
 
 #define GATEWAY_TICK_US       (200 * LWS_US_PER_MS) //  safety-net bus drain
 #define GATEWAY_RX_BUFFER     1024  //  per-connection lws rx buffer
@@ -50,6 +51,11 @@ struct _gateway_t {
     struct lws_vhost *vhost;
     roster_t *roster;
     bus_t *bus;
+    turn_t *turn;              //  ICE servers for welcome
+    admission_t *admission;    //  Origin, client address, connection caps
+    ratelimit_config_t limits; //  per-connection rate limits
+    lws_retry_bo_t idle;       //  WebSocket ping / idle timeout (lws keeps
+                               //  a pointer for the life of the vhost)
     gateway_stats_t stats;
     uint64_t pulse_ms; //  monotonic time of the last PULSE, 0 = never
     bool stopping;
@@ -71,15 +77,16 @@ struct _gateway_t {
 };
 
 static const char *s_in_names[GATEWAY_IN_COUNT] = {
-    "find_match", "signal", "leave", "chat", "typing", "invalid"};
+    "find_match", "signal", "leave", "chat", "typing", "report", "invalid"};
 static const char *s_out_names[GATEWAY_OUT_COUNT] = {
     "welcome", "waiting", "match_found", "signal", "partner_left",
     "error",   "chat",    "typing",      "online"};
 static const char *s_error_names[GATEWAY_ERROR_CODES] = {
-    "bad_json",    "bad_envelope",    "unknown_event",      "bad_field",
-    "too_large",   "too_long",        "binary_unsupported", "not_partner",
-    "not_matched", "already_matched", "unavailable",        "internal",
-    "other"};
+    "bad_json",           "bad_envelope", "unknown_event",
+    "bad_field",          "too_large",    "too_long",
+    "binary_unsupported", "not_partner",  "not_matched",
+    "already_matched",    "unavailable",  "internal",
+    "rate_limited",       "banned",       "other"};
 
 const char *
 gateway_in_name (gateway_in_t event)
@@ -220,11 +227,41 @@ s_online_timer (lws_sorted_usec_list_t *sul)
 // ---------------------------------------------------------------------
 //  Frames from the matcher
 
+//  match_found for the session: time since its find_match, if pending.
+static void
+s_observe_match (gateway_t *self, session_t *session)
+{
+    uint64_t start = session_find_start (session);
+    if (start == 0)
+        return;
+    session_set_find_start (session, 0);
+    metrics_hist_observe (&self->stats.time_to_match,
+                          (double) (clock_mono_us () - start) / 1e6);
+}
+
+//  A relayed signal reached the browser's queue: the matcher copies the
+//  sender gateway's SIGNAL time into DELIVER (wall clocks, same host or
+//  NTP-synchronised hosts; a clock behind counts as 0).
+static void
+s_observe_relay (gateway_t *self, const frame_t *frame)
+{
+    uint64_t now = clock_wall_ms ();
+    if (frame->time_ms == 0)
+        return;
+    double seconds =
+        now > frame->time_ms ? (double) (now - frame->time_ms) / 1e3 : 0;
+    metrics_hist_observe (&self->stats.signal_relay, seconds);
+}
+
 static void
 s_on_frame (void *arg, frame_t **frame_p)
 {
     gateway_t *self = arg;
     frame_t *frame = *frame_p;
+    if (frame->kind == FRAME_RESET) {
+        gateway_reset (self); //  reset.c
+        return;
+    }
     if (frame->kind == FRAME_PULSE) {
         self->pulse_ms = clock_mono_ms ();
         self->online_total = frame->flags;
@@ -252,6 +289,7 @@ s_on_frame (void *arg, frame_t **frame_p)
                       session_id (session));
             break;
         }
+        s_observe_match (self, session);
         buf = envelope_match_found (LWS_PRE, frame->peer,
                                     (frame->flags & FRAME_F_INITIATOR) != 0,
                                     frame->match, frame->type, frame->payload,
@@ -269,7 +307,8 @@ s_on_frame (void *arg, frame_t **frame_p)
         else //  never emit invalid JSON, whatever came in
             buf = envelope_signal (LWS_PRE, frame->peer, frame->type,
                                    (const uint8_t *) "null", 4, &len);
-        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_SIGNAL);
+        if (gateway_deliver (self, session, &buf, len, GATEWAY_OUT_SIGNAL) == 0)
+            s_observe_relay (self, frame);
         break;
     case FRAME_CHAT_OUT:
     case FRAME_TYPING_OUT:
@@ -298,17 +337,22 @@ s_on_frame (void *arg, frame_t **frame_p)
         gateway_deliver (self, session, &buf, len, GATEWAY_OUT_PARTNER_LEFT);
         break;
     case FRAME_ENDED:
+        session_set_find_start (session, 0); //  a leave while waiting
         if (frame->match[0] == '\0' || strcmp (frame->match, current) == 0)
             session_clear_partner (session);
         break;
     case FRAME_ERROR: {
+        //  Not waiting: the error may answer the find (no time to match).
+        if (session_state (session) != SESSION_WAITING)
+            session_set_find_start (session, 0);
         char message[256];
         size_t n = frame->payload_len < sizeof message - 1 ? frame->payload_len
                                                            : sizeof message - 1;
         if (n)
             memcpy (message, frame->payload, n);
         message[n] = '\0';
-        gateway_send_error (self, session, frame->type, message);
+        gateway_send_error_retry (self, session, frame->type, message,
+                                  frame->flags);
         break;
     }
     default:
@@ -353,9 +397,17 @@ void
 gateway_send_error (gateway_t *self, session_t *session, const char *code,
                     const char *message)
 {
+    gateway_send_error_retry (self, session, code, message, 0);
+}
+
+void
+gateway_send_error_retry (gateway_t *self, session_t *session, const char *code,
+                          const char *message, uint32_t retry_after_ms)
+{
     assert (self);
     size_t len = 0;
-    uint8_t *buf = envelope_error (LWS_PRE, code, message, &len);
+    uint8_t *buf =
+        envelope_error_retry (LWS_PRE, code, message, retry_after_ms, &len);
     if (gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ERROR) == 0)
         self->stats.errors[s_error_index (code)]++;
 }
@@ -369,7 +421,8 @@ gateway_count_in (gateway_t *self, gateway_in_t event)
 }
 
 int
-gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p)
+gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
+                      const char *ip_hash)
 {
     assert (self);
     assert (slot_p);
@@ -383,8 +436,12 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p)
 
     size_t len = 0;
     int64_t online = s_online (self);
-    uint8_t *buf =
-        envelope_welcome (LWS_PRE, session_id (session), online, &len);
+    size_t ice_len = 0;
+    char *ice = turn_ice_servers (self->turn, session_id (session),
+                                  clock_wall_ms () / 1000, &ice_len);
+    uint8_t *buf = envelope_welcome_ice (LWS_PRE, session_id (session), online,
+                                         ice, ice_len, &len);
+    free (ice);
     gateway_deliver (self, session, &buf, len, GATEWAY_OUT_WELCOME);
     if (online >= 0) {
         buf = envelope_online (LWS_PRE, (uint64_t) online, &len);
@@ -392,19 +449,14 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p)
     }
     s_online_update (self); //  the others hear of the newcomer
 
-    //  Only a salted hash of the address leaves this process. An IPv4
-    //  client on a dual-stack socket shows as ::ffff:a.b.c.d; hash a.b.c.d
-    //  so that it hashes the same whichever socket it came in on.
-    char ip[64] = "";
-    const char *peer = lws_get_peer_simple (wsi, ip, sizeof ip);
-    if (!peer)
-        peer = "";
-    if (strncmp (peer, "::ffff:", 7) == 0 && strchr (peer, '.'))
-        peer += 7;
-    char hash[ID_STRLEN + 1] = "";
+    //  Only a salted hash of the client's address leaves this process
+    //  (ws.c computed it from the socket peer or, behind a trusted proxy,
+    //  X-Forwarded-For: see admission.h).
+    if (ip_hash && strlen (ip_hash) == ID_STRLEN)
+        session_set_ip_hash (session, ip_hash); //  a re-OPEN needs it again
     frame_t *frame = gateway_frame (self, FRAME_OPEN, session);
-    if (frame && id_salted_hash (self->config.ip_salt, peer, hash) == 0)
-        frame_set_payload (frame, hash, ID_STRLEN);
+    if (frame && ip_hash && strlen (ip_hash) == ID_STRLEN)
+        frame_set_payload (frame, ip_hash, ID_STRLEN);
     log_debug ("session %s: open", session_id (session));
     if (gateway_send (self, &frame))
         gateway_send_error (self, session, "unavailable",
@@ -455,6 +507,27 @@ gateway_stats (gateway_t *self)
     return &self->stats;
 }
 
+gateway_stats_t *
+gateway_counters (gateway_t *self)
+{
+    assert (self);
+    return &self->stats;
+}
+
+admission_t *
+gateway_admission (gateway_t *self)
+{
+    assert (self);
+    return self->admission;
+}
+
+const ratelimit_config_t *
+gateway_limits (gateway_t *self)
+{
+    assert (self);
+    return &self->limits;
+}
+
 const bus_stats_t *
 gateway_bus_stats (gateway_t *self)
 {
@@ -469,13 +542,27 @@ gateway_connections (gateway_t *self)
     return roster_size (self->roster);
 }
 
+roster_t *
+gateway_roster (gateway_t *self)
+{
+    assert (self);
+    return self->roster;
+}
+
+bool
+gateway_matcher_up (gateway_t *self)
+{
+    assert (self);
+    return self->pulse_ms != 0
+           && clock_mono_ms () - self->pulse_ms
+                  <= (uint64_t) self->config.matcher_timeout_ms;
+}
+
 bool
 gateway_ready (gateway_t *self)
 {
     assert (self);
-    return !self->stopping && self->pulse_ms != 0
-           && clock_mono_ms () - self->pulse_ms
-                  <= (uint64_t) self->config.matcher_timeout_ms;
+    return !self->stopping && gateway_matcher_up (self);
 }
 
 // ---------------------------------------------------------------------
@@ -489,7 +576,7 @@ s_setup_protocols (gateway_t *self)
     //  First = the vhost's default: WebSockets without a subprotocol.
     p[0].name = GATEWAY_PROTOCOL_WS;
     p[0].callback = ws_callback;
-    p[0].per_session_data_size = sizeof (session_t *);
+    p[0].per_session_data_size = ws_session_size ();
     p[0].rx_buffer_size = GATEWAY_RX_BUFFER;
     p[1].name = GATEWAY_PROTOCOL_HTTP;
     p[1].callback = http_callback;
@@ -562,6 +649,43 @@ gateway_new (const config_t *config)
     self->config = *config;
     self->online_total = -1;
     self->online_pushed = -1;
+    metrics_hist_init (&self->stats.time_to_match, metrics_buckets_match,
+                       metrics_buckets_match_n);
+    metrics_hist_init (&self->stats.signal_relay, metrics_buckets_latency,
+                       metrics_buckets_latency_n);
+    self->turn = turn_new (config->stun_urls, config->turn_urls,
+                           config->turn_secret, config->turn_ttl);
+    if (!self->turn) {
+        log_error ("gateway: bad MEGLE_STUN_URLS or MEGLE_TURN_URLS");
+        goto fail;
+    }
+    if (config->turn_urls[0] && !turn_enabled (self->turn))
+        log_warn ("gateway: MEGLE_TURN_URLS set without MEGLE_TURN_SECRET: "
+                  "no TURN servers are handed out");
+    char why[160] = "";
+    self->admission =
+        admission_new (config->trusted_proxies, config->allowed_origins,
+                       (size_t) config->max_conns,
+                       (size_t) config->max_conns_per_ip, why, sizeof why);
+    if (!self->admission) {
+        log_error ("gateway: %s", why);
+        goto fail;
+    }
+    ratelimit_config (&self->limits, config->rate_msgs, config->rate_msgs_burst,
+                      config->rate_bytes, config->rate_bytes_burst,
+                      config->rate_finds, config->rate_finds_burst);
+    if (config->idle_timeout_s <= config->ping_interval_s) {
+        log_error ("gateway: MEGLE_IDLE_TIMEOUT_S (%d) must be longer than "
+                   "MEGLE_PING_INTERVAL_S (%d)",
+                   config->idle_timeout_s, config->ping_interval_s);
+        goto fail;
+    }
+    //  A WebSocket that has shown no sign of life (a pong) for the ping
+    //  interval is pinged; none for the idle timeout: closed. So a quiet
+    //  call carries a ping/pong every interval (a balancer's idle timeout
+    //  never cuts it), and a dead peer goes within the idle timeout.
+    self->idle.secs_since_valid_ping = (uint16_t) config->ping_interval_s;
+    self->idle.secs_since_valid_hangup = (uint16_t) config->idle_timeout_s;
     self->roster = roster_new (GATEWAY_ROSTER_HINT);
     self->bus = bus_new (&self->config, s_on_frame, self);
     if (!self->roster || !self->bus)
@@ -585,6 +709,12 @@ gateway_new (const config_t *config)
     char iface[64]; //  room for any numeric IPv6 address
     info.iface = s_iface (self->config.http_host, iface, sizeof iface);
     info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    //  Slow or silent clients: a connection has handshake_timeout_ms
+    //  (in whole seconds) to send its request headers (ws.c arms it on
+    //  accept, lws again whenever it gives a connection a header table).
+    info.timeout_secs_ah_idle =
+        (unsigned int) (config->handshake_timeout_ms + 999) / 1000;
+    info.retry_and_idle_policy = &self->idle;
     info.protocols = self->protocols;
     info.mounts = self->mounts;
     self->vhost = lws_create_vhost (self->context, &info);
@@ -699,6 +829,8 @@ gateway_destroy (gateway_t **self_p)
         roster_foreach (self->roster, s_destroy_session, NULL);
         roster_destroy (&self->roster);
     }
+    turn_destroy (&self->turn);
+    admission_destroy (&self->admission);
     free (self);
     *self_p = NULL;
 }

@@ -17,7 +17,10 @@
 
 #include "bus.h"
 #include "config.h"
+#include "admission.h"
 #include "frame.h"
+#include "ratelimit.h"
+#include "metrics.h"
 #include "roster.h"
 #include "session.h"
 
@@ -56,6 +59,7 @@ typedef enum {
     GATEWAY_IN_LEAVE,
     GATEWAY_IN_CHAT,
     GATEWAY_IN_TYPING,
+    GATEWAY_IN_REPORT,
     GATEWAY_IN_INVALID, //  refused before it was an event
     GATEWAY_IN_COUNT
 } gateway_in_t;
@@ -76,13 +80,22 @@ typedef enum {
 
 //  The error codes of docs/protocol.md, in that order, plus "other" for a
 //  code the matcher sent that this gateway does not know.
-#define GATEWAY_ERROR_CODES 13
+#define GATEWAY_ERROR_CODES 15
 
 typedef struct {
     uint64_t in[GATEWAY_IN_COUNT];
     uint64_t out[GATEWAY_OUT_COUNT];
     uint64_t errors[GATEWAY_ERROR_CODES];
     uint64_t stale; //  bus frames for a match the session is no longer in
+    //  abuse limits (ws.c, inbox.c)
+    uint64_t limited;        //  client messages dropped over a rate limit
+    uint64_t flood_closes;   //  connections closed 1008 for flooding
+    uint64_t refused_origin; //  upgrades refused: Origin not allowed
+    uint64_t refused_full;   //  upgrades refused: MEGLE_MAX_CONNS
+    uint64_t refused_per_ip; //  upgrades refused: MEGLE_MAX_CONNS_PER_IP
+    //  latencies (gateway.c, inbox.c), seconds
+    metrics_hist_t time_to_match; //  find_match received -> match_found
+    metrics_hist_t signal_relay;  //  sender gateway's SIGNAL -> DELIVER
 } gateway_stats_t;
 
 const char *gateway_in_name (gateway_in_t event);
@@ -97,14 +110,30 @@ const config_t *gateway_config (gateway_t *self);
 const gateway_stats_t *gateway_stats (gateway_t *self);
 const bus_stats_t *gateway_bus_stats (gateway_t *self);
 size_t gateway_connections (gateway_t *self);
+//  The live sessions (borrowed).
+roster_t *gateway_roster (gateway_t *self);
 
-//  True if the matcher's PULSE was heard within matcher_timeout_ms.
+//  True if the matcher's PULSE was heard within matcher_timeout_ms and the
+//  gateway is not draining.
 bool gateway_ready (gateway_t *self);
 
+//  True if the matcher's PULSE was heard within matcher_timeout_ms.
+bool gateway_matcher_up (gateway_t *self);
+
 //  A WebSocket was established: create its session, store it in *slot_p
-//  (the lws per-session pointer), send welcome and OPEN. Returns 0, or -1
-//  to refuse the connection.
-int gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p);
+//  (the lws per-session pointer), send welcome and OPEN with ip_hash (the
+//  salted hash of the client's address, ID_STRLEN hex digits, or "").
+//  Returns 0, or -1 to refuse the connection.
+int gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
+                          const char *ip_hash);
+
+//  The admission rules (Origin, client address, connection caps) and the
+//  per-connection rate limits of this gateway's configuration.
+admission_t *gateway_admission (gateway_t *self);
+const ratelimit_config_t *gateway_limits (gateway_t *self);
+
+//  Mutable counters, for ws.c and inbox.c.
+gateway_stats_t *gateway_counters (gateway_t *self);
 
 //  A WebSocket closed: CLOSE on the bus, forget and destroy the session.
 //  NULL-safe on *slot_p; nulls it.
@@ -118,9 +147,19 @@ frame_t *gateway_frame (gateway_t *self, frame_kind_t kind, session_t *session);
 //  *frame_p may be NULL (returns -1). Returns 0, or -1 if not sent.
 int gateway_send (gateway_t *self, frame_t **frame_p);
 
-//  Handle one whole client text message of the session (inbox.c).
-void gateway_session_message (gateway_t *self, session_t *session,
-                              const char *text, size_t len);
+//  Handle one whole client text message of the session (inbox.c), which
+//  ratelimit_message already admitted; limits (may be NULL) is the
+//  connection's, for the find_match rate. Returns 0, or -1 if the client
+//  floods: close the connection with 1008.
+int gateway_session_message (gateway_t *self, session_t *session,
+                             ratelimit_t *limits, const char *text, size_t len);
+
+//  A client message over a rate limit (verdict is not RATELIMIT_PASS): count
+//  it, answer rate_limited with retry_after (RATELIMIT_REFUSE only). Returns
+//  -1 for RATELIMIT_FLOOD (close the connection with 1008), else 0.
+int gateway_session_limited (gateway_t *self, session_t *session,
+                             ratelimit_verdict_t verdict,
+                             uint32_t retry_after_ms);
 
 //  Queue a server event for the session and ask lws for a writable
 //  callback. Takes ownership of *buf_p (from an envelope_* builder with
@@ -129,9 +168,19 @@ void gateway_session_message (gateway_t *self, session_t *session,
 int gateway_deliver (gateway_t *self, session_t *session, uint8_t **buf_p,
                      size_t len, gateway_out_t event);
 
+//  The matcher's Redis lost its data (FRAME_RESET): end every session's
+//  match or wait, telling its browser, and announce every session again
+//  (OPEN). reset.c.
+void gateway_reset (gateway_t *self);
+
 //  Send an error event {code, message} to the session and count it.
 void gateway_send_error (gateway_t *self, session_t *session, const char *code,
                          const char *message);
+
+//  The same with data.retry_after = retry_after_ms (0 = none).
+void gateway_send_error_retry (gateway_t *self, session_t *session,
+                               const char *code, const char *message,
+                               uint32_t retry_after_ms);
 
 //  Count a refused client message (GATEWAY_IN_INVALID).
 void gateway_count_in (gateway_t *self, gateway_in_t event);
@@ -144,5 +193,6 @@ int http_callback (struct lws *wsi, enum lws_callback_reasons reason,
 
 //  Per-connection data sizes of the protocols above.
 size_t http_session_size (void);
+size_t ws_session_size (void);
 
 #endif

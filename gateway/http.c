@@ -12,6 +12,7 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "metrics.h"
 
 typedef struct {
     char *body; //  LWS_PRE spare bytes, then the text; NULL when idle
@@ -80,6 +81,36 @@ s_metrics (gateway_t *gw, FILE *out)
              (unsigned long long) bus->frames_in,
              (unsigned long long) bus->frames_out,
              (unsigned long long) bus->bad, (unsigned long long) stats->stale);
+    metrics_gauge (out, "megle_gateway_draining",
+                   "1 while the gateway drains after SIGTERM (not ready).",
+                   gateway_draining (gw) ? 1 : 0);
+    metrics_gauge (out, "megle_gateway_matcher_up",
+                   "1 if the matcher's pulse was heard recently.",
+                   gateway_matcher_up (gw) ? 1 : 0);
+    //  Abuse limits (ws.c, inbox.c; docs/security.md).
+    metrics_header (out, "megle_gateway_upgrades_refused_total", "counter",
+                    "WebSocket upgrades refused, by reason.");
+    metrics_sample_u64 (out, "megle_gateway_upgrades_refused_total",
+                        "reason=\"origin\"", stats->refused_origin);
+    metrics_sample_u64 (out, "megle_gateway_upgrades_refused_total",
+                        "reason=\"max_conns\"", stats->refused_full);
+    metrics_sample_u64 (out, "megle_gateway_upgrades_refused_total",
+                        "reason=\"max_conns_per_ip\"", stats->refused_per_ip);
+    metrics_counter (out, "megle_gateway_rate_limited_total",
+                     "Client messages dropped over a rate limit.",
+                     stats->limited);
+    metrics_counter (out, "megle_gateway_flood_closes_total",
+                     "Connections closed (1008) for flooding far past the "
+                     "rate limits.",
+                     stats->flood_closes);
+    metrics_histogram (out, "megle_gateway_time_to_match_seconds",
+                       "From find_match received to match_found sent, per "
+                       "session.",
+                       &stats->time_to_match);
+    metrics_histogram (out, "megle_gateway_signal_relay_seconds",
+                       "From the sender gateway's signal frame to the "
+                       "receiving gateway queueing it for the browser.",
+                       &stats->signal_relay);
 }
 
 //  Build the answer for path into pss. Returns the HTTP status, or 0 if

@@ -3,16 +3,44 @@
 //  The gateway stamps what the client cannot be trusted to say: its own
 //  id, the session id, and the match the session is in (signal, chat and
 //  typing), which the matcher checks against Redis.
+//
+//  Rate limits: ws.c admits each whole message (ratelimit_message) before it
+//  is parsed, so a flood costs no JSON parsing; find_match has a bucket of
+//  its own, checked here once the event is known.
 
 #include <assert.h>
 #include <string.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "gateway.h"
+#include "log.h"
 
-void
-gateway_session_message (gateway_t *self, session_t *session, const char *text,
-                         size_t len)
+int
+gateway_session_limited (gateway_t *self, session_t *session,
+                         ratelimit_verdict_t verdict, uint32_t retry_after_ms)
+{
+    assert (self);
+    assert (session);
+    gateway_stats_t *stats = gateway_counters (self);
+    stats->limited++;
+    if (verdict == RATELIMIT_FLOOD) {
+        stats->flood_closes++;
+        log_warn ("session %s: flooding far past the rate limits; closing "
+                  "(1008)",
+                  session_id (session));
+        return -1;
+    }
+    if (verdict == RATELIMIT_REFUSE)
+        gateway_send_error_retry (self, session, "rate_limited",
+                                  "too many messages; slow down",
+                                  retry_after_ms);
+    return 0;
+}
+
+int
+gateway_session_message (gateway_t *self, session_t *session,
+                         ratelimit_t *limits, const char *text, size_t len)
 {
     assert (self);
     assert (session);
@@ -23,7 +51,7 @@ gateway_session_message (gateway_t *self, session_t *session, const char *text,
                         &env, &code, why, sizeof why)) {
         gateway_count_in (self, GATEWAY_IN_INVALID);
         gateway_send_error (self, session, code, why);
-        return;
+        return 0;
     }
     frame_t *frame = NULL;
     int rc = 0;
@@ -31,6 +59,14 @@ gateway_session_message (gateway_t *self, session_t *session, const char *text,
     switch (env.event) {
     case ENVELOPE_FIND_MATCH: {
         gateway_count_in (self, GATEWAY_IN_FIND_MATCH);
+        uint32_t retry = 0;
+        ratelimit_verdict_t verdict =
+            limits ? ratelimit_find (limits, clock_mono_ms (), &retry)
+                   : RATELIMIT_PASS;
+        if (verdict != RATELIMIT_PASS) {
+            envelope_clear (&env);
+            return gateway_session_limited (self, session, verdict, retry);
+        }
         frame = gateway_frame (self, FRAME_FIND, session);
         if (!frame)
             break;
@@ -63,6 +99,23 @@ gateway_session_message (gateway_t *self, session_t *session, const char *text,
             rc = frame_set_str (frame->peer, sizeof frame->peer, env.target_id,
                                 strlen (env.target_id));
         break;
+    case ENVELOPE_REPORT:
+        //  Against the current partner: the matcher finds who that is (and
+        //  their address hash) from the match the gateway stamps here.
+        gateway_count_in (self, GATEWAY_IN_REPORT);
+        if (match[0] == '\0') {
+            envelope_clear (&env);
+            gateway_send_error (self, session, "not_matched",
+                                "you have no partner to report");
+            return 0;
+        }
+        frame = gateway_frame (self, FRAME_REPORT, session);
+        if (!frame)
+            break;
+        rc = frame_set_str (frame->match, sizeof frame->match, match,
+                            strlen (match))
+             || frame_set_payload (frame, env.reason, env.reason_len);
+        break;
     case ENVELOPE_CHAT:
     case ENVELOPE_TYPING: {
         bool chat = env.event == ENVELOPE_CHAT;
@@ -73,7 +126,7 @@ gateway_session_message (gateway_t *self, session_t *session, const char *text,
             envelope_clear (&env);
             gateway_send_error (self, session, "not_matched",
                                 "you have no partner");
-            return;
+            return 0;
         }
         frame = gateway_frame (self, chat ? FRAME_CHAT : FRAME_TYPING, session);
         if (!frame)
@@ -90,7 +143,7 @@ gateway_session_message (gateway_t *self, session_t *session, const char *text,
     envelope_clear (&env);
     if (!frame) {
         gateway_send_error (self, session, "internal", "out of memory");
-        return;
+        return 0;
     }
     if (rc) {
         //  Only the payload can fail to fit (ids and types are bounded by
@@ -98,9 +151,19 @@ gateway_session_message (gateway_t *self, session_t *session, const char *text,
         frame_destroy (&frame);
         gateway_send_error (self, session, "too_large",
                             "the message is too large");
-        return;
+        return 0;
     }
-    if (gateway_send (self, &frame))
+    //  Time to match runs from here (kept if already waiting). Set before
+    //  the send: the send may read the bus, and so the answer.
+    bool finding = frame->kind == FRAME_FIND && match[0] == '\0'
+                   && session_find_start (session) == 0;
+    if (finding)
+        session_set_find_start (session, clock_mono_us ());
+    if (gateway_send (self, &frame)) {
+        if (finding)
+            session_set_find_start (session, 0);
         gateway_send_error (self, session, "unavailable",
                             "the matcher cannot be reached; try again");
+    }
+    return 0;
 }

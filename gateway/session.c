@@ -8,6 +8,7 @@
 #include "session.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ struct _session_t {
     char partner[SESSION_PEER_MAX + 1];
     char match[SESSION_PEER_MAX + 1];
     session_state_t state;
+    //  the salted IP hash its OPEN carried, for a re-OPEN ("" = none)
+    char ip_hash[ID_STRLEN + 1];
+    uint64_t find_us; //  monotonic us of the pending find_match, 0 = none
     //  reassembly
     char *rx;         //  NULL unless a fragmented message is in flight
     size_t rx_len;    //  bytes of it so far
@@ -134,6 +138,35 @@ session_clear_partner (session_t *self)
     self->partner[0] = '\0';
     self->match[0] = '\0';
     self->state = SESSION_IDLE;
+}
+
+uint64_t
+session_find_start (session_t *self)
+{
+    assert (self);
+    return self->find_us;
+}
+
+void
+session_set_find_start (session_t *self, uint64_t us)
+{
+    assert (self);
+    self->find_us = us;
+}
+
+const char *
+session_ip_hash (session_t *self)
+{
+    assert (self);
+    return self->ip_hash;
+}
+
+void
+session_set_ip_hash (session_t *self, const char *hash)
+{
+    assert (self);
+    assert (hash);
+    snprintf (self->ip_hash, sizeof self->ip_hash, "%s", hash);
 }
 
 void

@@ -69,6 +69,17 @@ int session_set_partner (session_t *self, const char *partner,
 //  Forget partner and match (state IDLE).
 void session_clear_partner (session_t *self);
 
+//  When the pending find_match was received (monotonic us; 0 = none), for
+//  the time-to-match histogram. The gateway sets it and clears it.
+uint64_t session_find_start (session_t *self);
+void session_set_find_start (session_t *self, uint64_t us);
+
+//  The salted hash of the client's IP address that the session's OPEN
+//  carried ("" until set; longer values are cut to ID_STRLEN), kept so
+//  that the gateway can announce the session again (FRAME_RESET).
+const char *session_ip_hash (session_t *self);
+void session_set_ip_hash (session_t *self, const char *hash);
+
 //  Feed one piece of a WebSocket text message: data/len is the piece,
 //  final says whether it ends the message, remaining is how many more
 //  bytes the current frame announces (0 if unknown), max the largest

@@ -1,22 +1,79 @@
 //  ws - the lws callback of the "megle" WebSocket protocol: a switch that
 //  dispatches to the gateway and the session.
 //
-//  The per-connection data lws allocates is one pointer, to our session.
-//  lws binds every WebSocket upgrade without a Sec-WebSocket-Protocol
-//  header to this protocol (the vhost's default), whatever the path; the
-//  filter below keeps WebSockets to /ws. Writes happen only here, in
+//  The per-connection data lws allocates is a ws_pss_t: our session, its
+//  rate limits and the salted hash of the client's address. lws binds
+//  every WebSocket upgrade without a Sec-WebSocket-Protocol header to this
+//  protocol (the vhost's default), whatever the path; the filter below
+//  keeps WebSockets to /ws and applies the admission rules (Origin,
+//  connection caps: admission.h). Writes happen only here, in
 //  SERVER_WRITEABLE, one lws_write per callback.
+//
+//  Abuse limits on this path: every accepted TCP connection has
+//  handshake_timeout_ms to complete its request; every whole client
+//  message passes the connection's token buckets before it is parsed
+//  (ratelimit.h), and a flood closes the connection with 1008.
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "gateway.h"
+#include "id.h"
 #include "log.h"
 
-#define WS_PATH "/ws"
+#define WS_PATH       "/ws"
+#define WS_HEADER_MAX 4096 //  lws' own header space is no larger
+#define WS_FLOOD_TEXT "rate limits exceeded"
+#define WS_QUIET_US   (100 * LWS_US_PER_MS) //  flood over: no input this long
+#define WS_LINGER_MS  1000                  //  close by then regardless
 
-//  Allow the upgrade only on /ws (a query string is ignored).
+typedef struct {
+    session_t *session;  //  first: &pss->session is the session slot
+    ratelimit_t *limits; //  this connection's buckets (from ESTABLISHED)
+    char ip_hash[ID_STRLEN + 1]; //  salted hash of the client's address
+    bool counted;                //  counted in the per-address table
+    bool flooding;               //  closing with 1008: ignore its input
+    bool flood_close;            //  ... now: send the close frame
+    uint64_t flood_deadline;     //  monotonic ms: close by then
+} ws_pss_t;
+
+size_t
+ws_session_size (void)
+{
+    return sizeof (ws_pss_t);
+}
+
+//  Copy header token into buf; NULL if absent, "" if too long for buf
+//  (callers treat that as a refusal or as absent, as fits).
+static const char *
+s_header (struct lws *wsi, enum lws_token_indexes token, char *buf, size_t size)
+{
+    if (lws_hdr_total_length (wsi, token) <= 0)
+        return NULL;
+    if (lws_hdr_copy (wsi, buf, (int) size, token) < 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+//  Refuse an upgrade with an HTTP status (the client sees it as the
+//  answer to its upgrade request), then close.
 static int
-s_filter (struct lws *wsi)
+s_refuse (struct lws *wsi, unsigned int status, uint64_t *counter,
+          const char *why)
+{
+    if (counter)
+        (*counter)++;
+    log_debug ("ws: upgrade refused (%u): %s", status, why);
+    lws_return_http_status (wsi, status, NULL);
+    return -1;
+}
+
+//  Allow the upgrade only on /ws (a query string is ignored), from an
+//  allowed Origin, within the connection caps; find the client's address
+//  and keep its salted hash for OPEN and the per-address count.
+static int
+s_filter (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
 {
     char uri[16];
     int n = lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
@@ -24,16 +81,128 @@ s_filter (struct lws *wsi)
         log_debug ("ws: upgrade refused on a path other than " WS_PATH);
         return -1;
     }
+    admission_t *admission = gateway_admission (gw);
+    gateway_stats_t *stats = gateway_counters (gw);
+    char *buf = malloc (3 * WS_HEADER_MAX);
+    if (!buf)
+        return -1;
+    const char *origin = s_header (wsi, WSI_TOKEN_ORIGIN, buf, WS_HEADER_MAX);
+    const char *host =
+        s_header (wsi, WSI_TOKEN_HOST, buf + WS_HEADER_MAX, WS_HEADER_MAX);
+    if (origin && !*origin)
+        origin = "?"; //  too long to read: never allowed
+    if (!admission_origin_ok (admission, origin, host)) {
+        free (buf);
+        return s_refuse (wsi, HTTP_STATUS_FORBIDDEN, &stats->refused_origin,
+                         "origin not allowed");
+    }
+    char peer[ADMISSION_IP_MAX] = "";
+    if (!lws_get_peer_simple (wsi, peer, sizeof peer))
+        peer[0] = '\0';
+    const char *xff = s_header (wsi, WSI_TOKEN_X_FORWARDED_FOR,
+                                buf + 2 * WS_HEADER_MAX, WS_HEADER_MAX);
+    char client[ADMISSION_IP_MAX];
+    admission_client_ip (admission, peer, xff, client, sizeof client);
+    free (buf);
+    //  Only the salted hash is kept, here and in Redis; the address itself
+    //  is never logged.
+    if (id_salted_hash (gateway_config (gw)->ip_salt, client, pss->ip_hash))
+        pss->ip_hash[0] = '\0';
+    switch (
+        admission_check (admission, pss->ip_hash, gateway_connections (gw))) {
+    case ADMISSION_FULL:
+        return s_refuse (wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                         &stats->refused_full, "MEGLE_MAX_CONNS reached");
+    case ADMISSION_PER_IP:
+        return s_refuse (wsi, 429, &stats->refused_per_ip,
+                         "MEGLE_MAX_CONNS_PER_IP reached");
+    case ADMISSION_OK:
+        break;
+    }
     return 0;
 }
 
+//  A WebSocket is up: its session, its buckets, its per-address count.
 static int
-s_receive (gateway_t *gw, session_t *session, struct lws *wsi, const void *in,
+s_established (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
+{
+    //  The handshake deadline (s_accepted) is met.
+    lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
+    pss->limits = ratelimit_new (gateway_limits (gw), clock_mono_ms ());
+    if (!pss->limits)
+        return -1;
+    if (gateway_session_open (gw, wsi, &pss->session, pss->ip_hash))
+        return -1;
+    pss->counted =
+        admission_acquire (gateway_admission (gw), pss->ip_hash) == 0;
+    return 0;
+}
+
+//  A new TCP connection (any: page, health check, WebSocket): it has
+//  handshake_timeout_ms to get through its request, in whole seconds
+//  (rounded up): lws 4.1 exports no finer per-connection timeout.
+static void
+s_accepted (gateway_t *gw, struct lws *wsi)
+{
+    int ms = gateway_config (gw)->handshake_timeout_ms;
+    lws_set_timeout (wsi, PENDING_TIMEOUT_HOLDING_AH, (ms + 999) / 1000);
+}
+
+//  Pass one client message of len bytes through the buckets: 0 = handle
+//  it, 1 = dropped, -1 = flooding, close.
+static int
+s_admit (gateway_t *gw, ws_pss_t *pss, size_t len)
+{
+    if (!pss->limits)
+        return 0;
+    uint32_t retry = 0;
+    ratelimit_verdict_t verdict =
+        ratelimit_message (pss->limits, len, clock_mono_ms (), &retry);
+    if (verdict == RATELIMIT_PASS)
+        return 0;
+    return gateway_session_limited (gw, pss->session, verdict, retry) ? -1 : 1;
+}
+
+//  Close with 1008 (policy violation). lws sends the close frame only
+//  when the close starts from SERVER_WRITEABLE (returning -1 from RECEIVE
+//  cuts the socket), and it closes the socket as soon as data other than
+//  the client's close comes in after it. A socket closed with unread
+//  input is reset, and the reset destroys the close frame in flight. So:
+//  ignore the client's input until it has been quiet for WS_QUIET_US (a
+//  flood sent in one go has arrived) or WS_LINGER_MS have passed, then
+//  close from SERVER_WRITEABLE.
+static int
+s_close_flood (ws_pss_t *pss, struct lws *wsi)
+{
+    pss->flooding = true;
+    pss->flood_deadline = clock_mono_ms () + WS_LINGER_MS;
+    lws_set_timer_usecs (wsi, WS_QUIET_US);
+    return 0;
+}
+
+//  More input from a flooding client: wait for quiet, up to the deadline.
+static void
+s_flood_input (ws_pss_t *pss, struct lws *wsi)
+{
+    if (!pss->flood_close && clock_mono_ms () < pss->flood_deadline)
+        lws_set_timer_usecs (wsi, WS_QUIET_US);
+}
+
+static int
+s_receive (gateway_t *gw, ws_pss_t *pss, struct lws *wsi, const void *in,
            size_t len)
 {
+    session_t *session = pss->session;
     bool final = lws_is_final_fragment (wsi) != 0;
+    int admit;
+    if (pss->flooding) {
+        s_flood_input (pss, wsi);
+        return 0;
+    }
     if (lws_frame_is_binary (wsi)) {
         if (session_rx_skip (session, final)) {
+            if ((admit = s_admit (gw, pss, len)) != 0)
+                return admit < 0 ? s_close_flood (pss, wsi) : 0;
             gateway_count_in (gw, GATEWAY_IN_INVALID);
             gateway_send_error (gw, session, "binary_unsupported",
                                 "megle speaks text frames only");
@@ -50,13 +219,20 @@ s_receive (gateway_t *gw, session_t *session, struct lws *wsi, const void *in,
     case SESSION_RX_DROPPED:
         break;
     case SESSION_RX_TOO_LARGE:
+        if ((admit = s_admit (gw, pss, max)) != 0)
+            return admit < 0 ? s_close_flood (pss, wsi) : 0;
         gateway_count_in (gw, GATEWAY_IN_INVALID);
         gateway_send_error (gw, session, "too_large",
                             "the message is larger than the limit");
         break;
     case SESSION_RX_COMPLETE:
-        gateway_session_message (gw, session, msg, msg_len);
+        admit = s_admit (gw, pss, msg_len);
+        if (admit == 0
+            && gateway_session_message (gw, session, pss->limits, msg, msg_len))
+            admit = -1;
         session_rx_done (session);
+        if (admit < 0)
+            return s_close_flood (pss, wsi);
         break;
     }
     return 0;
@@ -93,19 +269,42 @@ ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
              void *in, size_t len)
 {
     gateway_t *gw = gateway_from_context (lws_get_context (wsi));
-    session_t **slot = user;
+    ws_pss_t *pss = user;
     switch (reason) {
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        if (gw)
+            s_accepted (gw, wsi);
+        return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return s_filter (wsi);
+        return pss ? s_filter (gw, wsi, pss) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return slot ? gateway_session_open (gw, wsi, slot) : -1;
+        return pss ? s_established (gw, wsi, pss) : -1;
     case LWS_CALLBACK_RECEIVE:
-        return slot && *slot ? s_receive (gw, *slot, wsi, in, len) : -1;
+        return pss && pss->session ? s_receive (gw, pss, wsi, in, len) : -1;
+    case LWS_CALLBACK_TIMER:
+        if (pss && pss->flooding) {
+            pss->flood_close = true;
+            lws_callback_on_writable (wsi);
+        }
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return slot && *slot ? s_flush (gw, *slot, wsi) : -1;
+        if (pss && pss->flooding) {
+            if (!pss->flood_close)
+                return 0; //  nothing more goes out to a flooder
+            static const char text[] = WS_FLOOD_TEXT;
+            lws_close_reason (wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                              (unsigned char *) text, sizeof text - 1);
+            return -1;
+        }
+        return pss && pss->session ? s_flush (gw, pss->session, wsi) : -1;
     case LWS_CALLBACK_CLOSED:
-        if (slot)
-            gateway_session_close (gw, slot);
+        if (pss) {
+            gateway_session_close (gw, &pss->session);
+            ratelimit_destroy (&pss->limits);
+            if (pss->counted)
+                admission_release (gateway_admission (gw), pss->ip_hash);
+            pss->counted = false;
+        }
         return 0;
     default:
         //  HTTP connections start on this protocol (it is the default):

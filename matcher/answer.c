@@ -2,6 +2,8 @@
 
 #include "answer.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +49,15 @@ answer_find (publisher_t *pub, const frame_t *f, const char *status,
                         "", NULL, 0);
     else if (!strcmp (status, "already_matched"))
         publisher_error (pub, f->gateway, f->session, "already_matched");
-    else {
+    else if (!strcmp (status, "banned")) {
+        //  retry_after: the ban's remaining time, in the ERROR's flags.
+        unsigned long long left = strtoull (answer_str (reply, 1), NULL, 10);
+        static const char text[] =
+            "you were reported by too many people; try again later";
+        publisher_emit (pub, FRAME_ERROR, f->gateway, f->session, "", "",
+                        left > UINT32_MAX ? UINT32_MAX : (uint32_t) left,
+                        "banned", text, sizeof text - 1);
+    } else {
         if (!strcmp (status, "gone"))
             log_warn ("session %s on %s: find for a session redis does not "
                       "know",
@@ -112,16 +122,20 @@ answer_route (publisher_t *pub, const frame_t *f, const char *status,
         const char *partner_gw = answer_str (reply, 1);
         const char *mid = answer_str (reply, 2);
         const char *partner = answer_str (reply, 3);
+        //  The relayed frame keeps the sender gateway's time, so that the
+        //  receiving gateway can measure the relay (signal_relay_seconds).
         if (f->kind == FRAME_SIGNAL)
-            publisher_emit (pub, FRAME_DELIVER, partner_gw, f->peer, f->session,
-                            mid, 0, f->type, f->payload, f->payload_len);
+            publisher_emit_at (pub, FRAME_DELIVER, partner_gw, f->peer,
+                               f->session, mid, 0, f->type, f->payload,
+                               f->payload_len, f->time_ms);
         else if (f->kind == FRAME_CHAT)
-            publisher_emit (pub, FRAME_CHAT_OUT, partner_gw, partner,
-                            f->session, mid, 0, "", f->payload, f->payload_len);
+            publisher_emit_at (pub, FRAME_CHAT_OUT, partner_gw, partner,
+                               f->session, mid, 0, "", f->payload,
+                               f->payload_len, f->time_ms);
         else
-            publisher_emit (pub, FRAME_TYPING_OUT, partner_gw, partner,
-                            f->session, mid, f->flags & FRAME_F_TYPING, "",
-                            NULL, 0);
+            publisher_emit_at (pub, FRAME_TYPING_OUT, partner_gw, partner,
+                               f->session, mid, f->flags & FRAME_F_TYPING, "",
+                               NULL, 0, f->time_ms);
     } else if (!strcmp (status, "not_partner")
                || !strcmp (status, "not_matched")) {
         //  Chat and typing name no target: a match that is over is simply
@@ -129,6 +143,25 @@ answer_route (publisher_t *pub, const frame_t *f, const char *status,
         publisher_error (pub, f->gateway, f->session,
                          f->kind == FRAME_SIGNAL ? status : "not_matched");
     } else
+        publisher_error (pub, f->gateway, f->session, "internal");
+}
+
+void
+answer_report (publisher_t *pub, const frame_t *f, const char *status,
+               const redisReply *reply)
+{
+    if (!strcmp (status, "reported")) {
+        const char *partner = answer_str (reply, 1);
+        bool banned = !strcmp (answer_str (reply, 3), "1");
+        //  Ids only: the reason is the reporter's words about a stranger,
+        //  and the address hashes stay in Redis.
+        log_at (banned ? MEGLE_LOG_WARN : MEGLE_LOG_INFO,
+                "session %s on %s reported %s (%s distinct reporters)%s",
+                f->session, f->gateway, partner, answer_str (reply, 2),
+                banned ? ": its address is banned" : "");
+    } else if (!strcmp (status, "not_matched"))
+        publisher_error (pub, f->gateway, f->session, "not_matched");
+    else
         publisher_error (pub, f->gateway, f->session, "internal");
 }
 

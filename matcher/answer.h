@@ -44,6 +44,11 @@ int answer_gw_dead (publisher_t *pub, const frame_t *f, const char *status,
 void answer_route (publisher_t *pub, const frame_t *f, const char *status,
                    const redisReply *reply);
 
+//  report.lua's reply to REPORT frame f: log it (and a ban it caused);
+//  the reporter hears nothing unless the report was refused.
+void answer_report (publisher_t *pub, const frame_t *f, const char *status,
+                    const redisReply *reply);
+
 //  relax.lua's reply: publish every match it made. Returns how many
 //  sessions it moved (opened to a random stranger), and sets *more_p to
 //  1 if due sessions may remain (call again at once), else 0.

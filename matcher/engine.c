@@ -24,12 +24,14 @@
 #include "proto/frame.h"
 #include "answer.h"
 #include "gateways.h"
+#include "probe.h"
 #include "publisher.h"
 #include "ratelog.h"
 #include "relax.h"
 #include "scripts.h"
 #include "store.h"
 #include "tap.h"
+#include "zap.h"
 
 #define DRAIN_MAX     1024  //  frames read per wake-up
 #define BACKLOG_MAX   65536 //  jobs kept while Redis is down
@@ -45,6 +47,7 @@ struct _engine_t {
     zsock_t *pull;          //  bus_in: frames from gateways
     publisher_t *pub;       //  bus_out: frames to gateways
     tap_t *tap;             //  tap socket, or NULL (none configured)
+    zap_t *zap;             //  CURVE server side, or NULL (CURVE off)
     store_t *store;         //  Redis
     gateways_t *gateways;   //  liveness table
     zlist_t *backlog;       //  job_t *: OPEN/CLOSE/BYE while Redis is down
@@ -53,7 +56,10 @@ struct _engine_t {
     uint64_t n_bad;         //  corrupt, multi-part or unexpected frames
     uint64_t n_unavailable; //  ERROR unavailable answers
     uint64_t n_backlog_drops;
+    //  connections to Redis so far
+    uint64_t redis_ups;
     relax_t *relax; //  the interest-wait timer
+    probe_t *probe; //  /healthz, /readyz, /metrics
     ratelog_t limit_bad;
     ratelog_t limit_backlog;
 };
@@ -119,11 +125,16 @@ s_issue (engine_t *self, s_job_t *job)
     int argc = 0;
     int script;
     char now[24], session_ttl[16], match_ttl[16], wait[16], block[16];
+    char window[16], threshold[16], ban[16];
     snprintf (now, sizeof now, "%" PRIu64, clock_wall_ms ());
     snprintf (session_ttl, sizeof session_ttl, "%d", self->config->session_ttl);
     snprintf (match_ttl, sizeof match_ttl, "%d", self->config->match_ttl);
     snprintf (wait, sizeof wait, "%d", self->config->interest_wait_ms);
     snprintf (block, sizeof block, "%d", self->config->rematch_block_ms);
+    snprintf (window, sizeof window, "%d", self->config->report_window_s);
+    snprintf (threshold, sizeof threshold, "%d",
+              self->config->report_threshold);
+    snprintf (ban, sizeof ban, "%d", self->config->ban_s);
 #define ARG(s, n)                                                              \
     do {                                                                       \
         argv[argc] = (s);                                                      \
@@ -166,6 +177,15 @@ s_issue (engine_t *self, s_job_t *job)
         ARGS (f->session);
         ARGS (f->kind == FRAME_SIGNAL ? f->peer : "");
         ARGS (f->match);
+        break;
+    case FRAME_REPORT:
+        script = SCRIPT_REPORT;
+        ARGS (f->session);
+        ARGS (f->match);
+        ARGS (now);
+        ARGS (window);
+        ARGS (threshold);
+        ARGS (ban);
         break;
     case FRAME_LEAVE:
         script = SCRIPT_LEAVE;
@@ -222,6 +242,7 @@ s_unavailable (engine_t *self, s_job_t *job)
     case FRAME_LEAVE:
     case FRAME_CHAT:
     case FRAME_TYPING:
+    case FRAME_REPORT:
         self->n_unavailable++;
         publisher_error (self->pub, f->gateway, f->session, "unavailable");
         break;
@@ -290,6 +311,9 @@ s_on_reply (redisReply *reply, void *arg)
     case FRAME_CHAT:
     case FRAME_TYPING:
         answer_route (self->pub, f, status ? status : "error", reply);
+        break;
+    case FRAME_REPORT:
+        answer_report (self->pub, f, status ? status : "error", reply);
         break;
     case FRAME_LEAVE:
     case FRAME_CLOSE:
@@ -400,6 +424,7 @@ s_dispatch (engine_t *self, frame_t *frame)
     case FRAME_CLOSE:
     case FRAME_CHAT:
     case FRAME_TYPING:
+    case FRAME_REPORT:
         break;
     default:
         self->n_bad++;
@@ -431,7 +456,8 @@ s_dispatch (engine_t *self, frame_t *frame)
         frame_destroy (&frame);
         return;
     }
-    if ((frame->kind == FRAME_CHAT || frame->kind == FRAME_TYPING)
+    if ((frame->kind == FRAME_CHAT || frame->kind == FRAME_TYPING
+         || frame->kind == FRAME_REPORT)
         && !s_id_ok (frame->match)) {
         //  The gateway stamps the sender's match; none means no partner.
         publisher_error (self->pub, frame->gateway, frame->session,
@@ -499,6 +525,7 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
                           err);
             continue;
         }
+        probe_frame_in (self->probe, frame->kind);
         s_dispatch (self, frame);
     }
     return 0;
@@ -564,6 +591,19 @@ s_on_gateways (redisReply *reply, void *arg)
     engine_t *self = (engine_t *) arg;
     if (!reply || reply->type != REDIS_REPLY_ARRAY)
         return;
+    if (reply->elements == 0) {
+        //  No live gateway's heartbeat in Redis: it lost its data (or this
+        //  is a first start). Sessions and matches the gateways hold are
+        //  unknown to it now: they end them and re-announce their sessions
+        //  (FRAME_RESET, proto/README.md).
+        log_at (self->redis_ups > 1 ? MEGLE_LOG_WARN : MEGLE_LOG_INFO,
+                "redis holds no gateway: telling every gateway to reset its "
+                "sessions%s",
+                self->redis_ups > 1 ? " (redis lost its data)" : "");
+        publisher_emit (self->pub, FRAME_RESET, "*", "",
+                        self->config->matcher_id, "", 0, "", NULL, 0);
+        return;
+    }
     uint64_t wall = clock_wall_ms ();
     uint64_t timeout = (uint64_t) self->config->gateway_timeout_ms;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
@@ -588,6 +628,7 @@ static void
 s_on_store_up (void *arg)
 {
     engine_t *self = (engine_t *) arg;
+    self->redis_ups++;
     size_t kept = zlist_size (self->backlog);
     if (kept)
         log_info ("replaying %zu frames kept while redis was down", kept);
@@ -625,6 +666,16 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         engine_destroy (&self);
         return NULL;
     }
+    //  CURVE: the ZAP handler must serve before any server socket binds.
+    if (config->curve && !(self->zap = zap_new (config, self->loop))) {
+        engine_destroy (&self);
+        return NULL;
+    }
+    if (zap_apply (self->zap, self->pull)) {
+        log_error ("cannot make bus_in a CURVE server");
+        engine_destroy (&self);
+        return NULL;
+    }
     zsock_set_rcvhwm (self->pull, config->bus_hwm);
     if (zsock_bind (self->pull, "%s", config->bus_in) == -1) {
         log_error ("cannot bind bus_in %s: %s", config->bus_in,
@@ -632,14 +683,15 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         engine_destroy (&self);
         return NULL;
     }
-    self->pub = publisher_new (config->bus_out, config->bus_hwm,
-                               config->gateway_timeout_ms, self->loop);
+    self->pub =
+        publisher_new (config->bus_out, config->bus_hwm,
+                       config->gateway_timeout_ms, self->loop, self->zap);
     if (!self->pub) {
         engine_destroy (&self);
         return NULL;
     }
     if (*config->tap) {
-        self->tap = tap_new (config->tap, self->loop);
+        self->tap = tap_new (config->tap, self->loop, self->zap);
         if (!self->tap) {
             engine_destroy (&self);
             return NULL;
@@ -661,6 +713,14 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         self->relax = relax_new (self->loop, self->store, self->pub, config);
     if (!self->store || !self->relax) {
         log_error ("out of memory creating the redis store");
+        engine_destroy (&self);
+        return NULL;
+    }
+    probe_sources_t sources = {self->store, self->pub, self->gateways,
+                               &self->n_bad};
+    self->probe = probe_new (self->loop, config, &sources);
+    if (!self->probe) {
+        log_error ("out of memory creating the http probe");
         engine_destroy (&self);
         return NULL;
     }
@@ -692,6 +752,7 @@ engine_destroy (engine_t **self_p)
     engine_t *self = *self_p;
     if (!self)
         return;
+    probe_destroy (&self->probe); //  it reads the store and the publisher
     //  The store first: it answers its pending calls (NULL replies), which
     //  may still publish or fill the backlog.
     store_destroy (&self->store);
@@ -724,8 +785,9 @@ engine_destroy (engine_t **self_p)
     //  The publisher leaves the loop (its subscription reader) before the
     //  loop goes.
     publisher_destroy (&self->pub);
-    zloop_destroy (&self->loop);
     zsock_destroy (&self->pull);
+    zap_destroy (&self->zap); //  after the sockets it admitted to
+    zloop_destroy (&self->loop);
     free (self);
     *self_p = NULL;
 }

@@ -23,6 +23,7 @@
 #include "gateways.h"
 #include "ratelog.h"
 #include "tap.h"
+#include "zap.h"
 
 #define HOLD_MAX 65536 //  frames held per gateway at most
 
@@ -47,7 +48,10 @@ struct _publisher_t {
     tap_t *tap;       //  borrowed; NULL = no tap
     uint64_t drops;   //  frames the socket refused
     uint64_t expired; //  held frames dropped unsent
-    ratelog_t limit;  //  their warnings
+    //  for /metrics
+    uint64_t out[PUBLISHER_KINDS]; //  frames published, by kind
+    uint64_t matches;              //  MATCHED frames to initiators
+    ratelog_t limit;               //  their warnings
 };
 
 //  What each error code tells the client (payload of ERROR frames).
@@ -167,6 +171,9 @@ s_publish (publisher_t *self, const frame_t *frame)
         return;
     }
     s_log_frame ("out", frame);
+    self->out[frame->kind < PUBLISHER_KINDS ? frame->kind : 0]++;
+    if (frame->kind == FRAME_MATCHED && (frame->flags & FRAME_F_INITIATOR))
+        self->matches++; //  one per match: its initiator's side
     route_t *route = (route_t *) zhashx_lookup (self->routes, frame->gateway);
     if (!strcmp (frame->gateway, "*") || (route && route->subscribers > 0))
         s_send (self, frame->gateway, data, size);
@@ -249,12 +256,22 @@ publisher_expire (publisher_t *self)
     }
 }
 
-//  Build and publish one outbound frame.
 void
 publisher_emit (publisher_t *self, int kind, const char *gw,
                 const char *session, const char *peer, const char *match,
                 uint32_t flags, const char *type, const void *payload,
                 size_t payload_len)
+{
+    publisher_emit_at (self, kind, gw, session, peer, match, flags, type,
+                       payload, payload_len, 0);
+}
+
+//  Build and publish one outbound frame.
+void
+publisher_emit_at (publisher_t *self, int kind, const char *gw,
+                   const char *session, const char *peer, const char *match,
+                   uint32_t flags, const char *type, const void *payload,
+                   size_t payload_len, uint64_t time_ms)
 {
     if (strcmp (gw, "*") && !gateways_id_valid (gw)) {
         log_error ("not sending a %s frame to bad gateway id '%.64s'",
@@ -267,6 +284,8 @@ publisher_emit (publisher_t *self, int kind, const char *gw,
         return;
     }
     frame->flags = flags;
+    if (time_ms)
+        frame->time_ms = time_ms;
     if (frame_set_str (frame->gateway, sizeof frame->gateway, gw, strlen (gw))
         || frame_set_str (frame->session, sizeof frame->session, session,
                           strlen (session))
@@ -292,7 +311,8 @@ publisher_error (publisher_t *self, const char *gw, const char *session,
 }
 
 publisher_t *
-publisher_new (const char *endpoint, int hwm, int hold_ms, zloop_t *loop)
+publisher_new (const char *endpoint, int hwm, int hold_ms, zloop_t *loop,
+               zap_t *zap)
 {
     assert (endpoint);
     assert (loop);
@@ -311,6 +331,11 @@ publisher_new (const char *endpoint, int hwm, int hold_ms, zloop_t *loop)
     zhashx_set_destructor (self->routes, s_route_destroy);
     zsock_set_sndhwm (self->pub, hwm);
     zsock_set_xpub_verboser (self->pub, 1);
+    if (zap_apply (zap, self->pub)) {
+        log_error ("cannot make bus_out a CURVE server");
+        publisher_destroy (&self);
+        return NULL;
+    }
     if (zsock_bind (self->pub, "%s", endpoint) == -1) {
         log_error ("cannot bind bus_out %s: %s", endpoint,
                    zmq_strerror (zmq_errno ()));
@@ -359,4 +384,18 @@ publisher_expired (publisher_t *self)
 {
     assert (self);
     return self->expired;
+}
+
+uint64_t
+publisher_frames_out (publisher_t *self, int kind)
+{
+    assert (self);
+    return kind > 0 && kind < PUBLISHER_KINDS ? self->out[kind] : 0;
+}
+
+uint64_t
+publisher_matches (publisher_t *self)
+{
+    assert (self);
+    return self->matches;
 }

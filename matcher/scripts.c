@@ -17,6 +17,7 @@ static const s_script_t s_scripts[SCRIPT_COUNT] = {
     [SCRIPT_CLOSE] = {"close", s_lua_close},
     [SCRIPT_GW_DEAD] = {"gw_dead", s_lua_gw_dead},
     [SCRIPT_RELAX] = {"relax", s_lua_relax},
+    [SCRIPT_REPORT] = {"report", s_lua_report},
 };
 
 const char *

@@ -36,6 +36,7 @@ typedef enum {
     SCRIPT_GW_DEAD,     //  gw, dead_before_ms ("" = unconditional),
                         //  now_ms, block_ms
     SCRIPT_RELAX,       //  now_ms, match_ttl, session_ttl, mid...
+    SCRIPT_REPORT,      //  sid, match, now_ms, window_s, threshold, ban_s
     SCRIPT_COUNT
 } script_id_t;
 

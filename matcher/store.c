@@ -7,6 +7,7 @@
 #include <string.h>
 #include <hiredis/async.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "redis_zloop.h"
 #include "scripts.h"
@@ -34,6 +35,9 @@ struct _store_t {
     int timer_id;                        //  reconnect timer, -1 if none
     int down_logged;                     //  "redis down" logged for this outage
     size_t pending;                      //  calls sent, not yet answered
+    metrics_hist_t latency;              //  call sent -> reply, seconds
+    uint64_t errors;                     //  error replies, lost calls, failed
+                                         //  connects, drops
     char sha[SCRIPT_COUNT][SHA_LEN + 1]; //  "" until SCRIPT LOAD answered
 };
 
@@ -45,6 +49,7 @@ typedef struct {
     char **argv;     //  copies
     size_t *argvlen; //  their lengths
     int retried;     //  the NOSCRIPT retry was done
+    uint64_t sent;   //  monotonic us it was sent (latency)
     store_reply_fn *fn;
     void *arg;
 } s_call_t;
@@ -159,6 +164,11 @@ s_on_reply (redisAsyncContext *ac, void *r, void *privdata)
         reply = NULL;
     }
     self->pending--;
+    if (reply)
+        metrics_hist_observe (&self->latency,
+                              (double) (clock_mono_us () - call->sent) / 1e6);
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        self->errors++;
     call->fn (reply, call->arg);
     s_call_destroy (&call);
 }
@@ -166,17 +176,19 @@ s_on_reply (redisAsyncContext *ac, void *r, void *privdata)
 static void
 s_on_loaded (redisAsyncContext *ac, void *r, void *privdata)
 {
-    (void) ac;
+    store_t *self = (store_t *) ac->data;
     redisReply *reply = (redisReply *) r;
     char *sha = (char *) privdata; //  one of store->sha[]
     if (!reply)
         return;
     if (reply->type == REDIS_REPLY_STRING && reply->len == SHA_LEN)
         memcpy (sha, reply->str, SHA_LEN + 1);
-    else
+    else {
+        self->errors++;
         log_error ("redis: SCRIPT LOAD failed: %s",
                    reply->type == REDIS_REPLY_ERROR ? reply->str
                                                     : "unexpected reply");
+    }
 }
 
 static int
@@ -200,6 +212,7 @@ s_down (store_t *self, const char *what, const char *why)
         self->sha[i][0] = 0;
     if (self->stopping)
         return;
+    self->errors++;
     if (!self->down_logged) {
         log_warn ("redis %s: %s; reconnecting with backoff up to %d ms", what,
                   why && *why ? why : "unknown error", BACKOFF_MAX_MS);
@@ -290,6 +303,8 @@ store_new (zloop_t *loop, const config_t *config, store_up_fn *on_up, void *arg)
     self->on_up_arg = arg;
     self->timer_id = -1;
     self->backoff_ms = BACKOFF_MIN_MS;
+    metrics_hist_init (&self->latency, metrics_buckets_latency,
+                       metrics_buckets_latency_n);
     self->adapter = redis_zloop_new (loop);
     if (!self->adapter) {
         free (self);
@@ -329,6 +344,32 @@ store_ready (store_t *self)
     return self->state == STORE_UP && !self->stopping;
 }
 
+int
+store_loaded (store_t *self)
+{
+    assert (self);
+    if (!store_ready (self))
+        return 0;
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        if (self->sha[i][0] == 0)
+            return 0;
+    return 1;
+}
+
+const metrics_hist_t *
+store_latency (store_t *self)
+{
+    assert (self);
+    return &self->latency;
+}
+
+uint64_t
+store_errors (store_t *self)
+{
+    assert (self);
+    return self->errors;
+}
+
 size_t
 store_pending (store_t *self)
 {
@@ -347,6 +388,7 @@ s_call (store_t *self, int script, int argc, const char **argv,
     s_call_t *call = s_call_new (self, script, argc, argv, argvlen, fn, arg);
     if (!call)
         return -1;
+    call->sent = clock_mono_us ();
     if (s_send (self, call, 0) != 0) {
         s_call_destroy (&call);
         return -1;

@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
+#include "common/metrics.h"
 
 typedef struct _store_t store_t;
 
@@ -40,6 +41,18 @@ void store_destroy (store_t **self_p);
 
 //  True when connected: calls will be sent.
 int store_ready (store_t *self);
+
+//  True when connected and every script is loaded (its SHA known): the
+//  matcher's /readyz.
+int store_loaded (store_t *self);
+
+//  Latency of the calls answered so far: from sending to the reply, in
+//  seconds (a histogram owned by the store, valid while it lives).
+const metrics_hist_t *store_latency (store_t *self);
+
+//  Redis failures so far: error replies, calls lost to a dropped
+//  connection, failed connects and dropped connections.
+uint64_t store_errors (store_t *self);
 
 //  Number of calls sent whose reply has not yet arrived.
 size_t store_pending (store_t *self);

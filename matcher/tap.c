@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "ratelog.h"
+#include "zap.h"
 
 #define TAP_HWM 10000 //  frames queued per subscriber before drops
 
@@ -66,7 +67,7 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 tap_t *
-tap_new (const char *endpoint, zloop_t *loop)
+tap_new (const char *endpoint, zloop_t *loop, zap_t *zap)
 {
     assert (endpoint);
     assert (loop);
@@ -84,7 +85,8 @@ tap_new (const char *endpoint, zloop_t *loop)
     int one = 1, hwm = TAP_HWM;
     if (zmq_setsockopt (socket, ZMQ_XPUB_VERBOSER, &one, sizeof one)
         || zmq_setsockopt (socket, ZMQ_XPUB_NODROP, &one, sizeof one)
-        || zmq_setsockopt (socket, ZMQ_SNDHWM, &hwm, sizeof hwm)) {
+        || zmq_setsockopt (socket, ZMQ_SNDHWM, &hwm, sizeof hwm)
+        || zap_apply (zap, self->xpub)) {
         log_error ("cannot set up the tap socket: %s",
                    zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->xpub);

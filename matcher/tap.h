@@ -33,9 +33,11 @@ typedef enum {
     TAP_OUT = 1, //  matcher -> gateway
 } tap_dir_t;
 
-//  Bind the tap socket on endpoint and register it on loop. Returns NULL
+//  Bind the tap socket on endpoint and register it on loop. zap (borrowed,
+//  may be NULL): make the socket a CURVE server (zap.h). Returns NULL
 //  (reason logged) on failure. loop must outlive the tap.
-tap_t *tap_new (const char *endpoint, zloop_t *loop);
+typedef struct _zap_t zap_t;
+tap_t *tap_new (const char *endpoint, zloop_t *loop, zap_t *zap);
 
 //  Unregister from the loop and close the socket. NULL-safe; nulls *self_p.
 void tap_destroy (tap_t **self_p);

@@ -46,6 +46,8 @@ frame_kind_name (int kind)
         return "chat";
     case FRAME_TYPING:
         return "typing";
+    case FRAME_REPORT:
+        return "report";
     case FRAME_WAITING:
         return "waiting";
     case FRAME_MATCHED:
@@ -64,6 +66,8 @@ frame_kind_name (int kind)
         return "chat_out";
     case FRAME_TYPING_OUT:
         return "typing_out";
+    case FRAME_RESET:
+        return "reset";
     default:
         return NULL;
     }

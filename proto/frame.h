@@ -45,18 +45,22 @@ typedef enum {
     FRAME_BYE = 8,       //  gateway stopping: all its sessions leave
     FRAME_CHAT = 9,      //  chat: match, payload = UTF-8 text
     FRAME_TYPING = 10,   //  typing: match, flags & FRAME_F_TYPING
+    FRAME_REPORT = 11,   //  report: match, peer = partner, payload = reason
     //  matcher -> gateway (PUB, topic = gateway)
     FRAME_WAITING = 20,      //  session is queued
     FRAME_MATCHED = 21,      //  peer = partner, match, flags & INITIATOR,
                              //  type = mode, payload = shared interests
     FRAME_DELIVER = 22,      //  relayed signal: peer = sender, type, payload
     FRAME_PARTNER_LEFT = 23, //  peer = the partner who left, match
-    FRAME_ERROR = 24,        //  type = error code, payload = message
+    FRAME_ERROR = 24,        //  type = error code, payload = message,
+                             //  flags = retry_after in ms (0 = none)
     FRAME_PULSE = 25,        //  matcher alive (gateway "*"), peer = matcher,
                              //  flags = users online on all gateways
     FRAME_ENDED = 26,        //  the session's own leave ended match
     FRAME_CHAT_OUT = 27,     //  relayed chat: peer = sender, match, payload
     FRAME_TYPING_OUT = 28,   //  relayed typing: peer = sender, match, flags
+    FRAME_RESET = 29,        //  Redis lost its data (gateway "*"), peer =
+                             //  matcher: end every match, re-OPEN sessions
 } frame_kind_t;
 
 #define FRAME_F_INITIATOR 1u //  MATCHED: this side sends the offer

@@ -118,7 +118,7 @@ start_stack() {
     BUS_IN=tcp://127.0.0.1:$(free_port)
     BUS_OUT=tcp://127.0.0.1:$(free_port)
     MEGLE_REDIS_URL=redis://127.0.0.1:$REDIS_PORT MEGLE_BUS_IN=$BUS_IN \
-        MEGLE_BUS_OUT=$BUS_OUT MEGLE_TAP= MEGLE_LOG_LEVEL=warn \
+        MEGLE_BUS_OUT=$BUS_OUT MEGLE_TAP= MEGLE_MATCHER_HTTP= MEGLE_LOG_LEVEL=warn \
         MEGLE_MATCHER_ID=m-bench "$MATCHER" >"$WORK/matcher.log" 2>&1 &
     MATCHER_PID=$!
     URLS=
@@ -128,6 +128,8 @@ start_stack() {
         MEGLE_HTTP=127.0.0.1:$port MEGLE_GATEWAY_ID=gw-$i MEGLE_BUS_IN=$BUS_IN \
             MEGLE_BUS_OUT=$BUS_OUT MEGLE_WEB_ROOT=$ROOT/web \
             MEGLE_LOG_LEVEL=warn MEGLE_IP_SALT=bench \
+            MEGLE_RATE_MSGS=0 MEGLE_RATE_BYTES=0 MEGLE_RATE_FINDS=0 \
+            MEGLE_MAX_CONNS=0 \
             "$GATEWAY" >"$WORK/gw-$i.log" 2>&1 &
         GW_PIDS+=($!)
         wait_for 10 ready "$port" || { log "gateway gw-$i not ready"; tail -5 "$WORK/gw-$i.log" >&2; return 1; }

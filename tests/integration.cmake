@@ -14,7 +14,7 @@ elseif (NOT NODE_EXECUTABLE OR NOT REDIS_SERVER_EXECUTABLE)
     message (STATUS "integration tests: node or redis-server not found, "
                     "not added")
 else ()
-    foreach (name core load faults gomegle experience)
+    foreach (name core load faults gomegle experience ops abuse)
         add_test (NAME it.${name}
                   COMMAND ${NODE_EXECUTABLE} --test --test-reporter=spec
                           ${CMAKE_SOURCE_DIR}/tests/it/${name}.test.mjs

@@ -34,6 +34,22 @@ static const char *s_env_names[] = {
     "MEGLE_CHAT_MAX",
     "MEGLE_INTEREST_WAIT_MS",
     "MEGLE_REMATCH_BLOCK_MS",
+    "MEGLE_RATE_MSGS",
+    "MEGLE_RATE_MSGS_BURST",
+    "MEGLE_RATE_BYTES",
+    "MEGLE_RATE_BYTES_BURST",
+    "MEGLE_RATE_FINDS",
+    "MEGLE_RATE_FINDS_BURST",
+    "MEGLE_MAX_CONNS",
+    "MEGLE_MAX_CONNS_PER_IP",
+    "MEGLE_TRUSTED_PROXIES",
+    "MEGLE_ALLOWED_ORIGINS",
+    "MEGLE_HANDSHAKE_TIMEOUT_MS",
+    "MEGLE_PING_INTERVAL_S",
+    "MEGLE_IDLE_TIMEOUT_S",
+    "MEGLE_REPORT_WINDOW_S",
+    "MEGLE_REPORT_THRESHOLD",
+    "MEGLE_BAN_S",
 };
 
 static void
@@ -218,6 +234,23 @@ static const int_knob_t s_int_knobs[] = {
     {"--interest-wait-ms", "MEGLE_INTEREST_WAIT_MS", CONFIG_MATCHER, 0, 600000},
     {"--rematch-block-ms", "MEGLE_REMATCH_BLOCK_MS", CONFIG_MATCHER, 0,
      3600000},
+    {"--rate-msgs", "MEGLE_RATE_MSGS", CONFIG_GATEWAY, 0, 1000000},
+    {"--rate-msgs-burst", "MEGLE_RATE_MSGS_BURST", CONFIG_GATEWAY, 1, 1000000},
+    {"--rate-bytes", "MEGLE_RATE_BYTES", CONFIG_GATEWAY, 0, 1000000000},
+    {"--rate-bytes-burst", "MEGLE_RATE_BYTES_BURST", CONFIG_GATEWAY, 1,
+     1000000000},
+    {"--rate-finds", "MEGLE_RATE_FINDS", CONFIG_GATEWAY, 0, 1000},
+    {"--rate-finds-burst", "MEGLE_RATE_FINDS_BURST", CONFIG_GATEWAY, 1, 1000},
+    {"--max-conns", "MEGLE_MAX_CONNS", CONFIG_GATEWAY, 0, 10000000},
+    {"--max-conns-per-ip", "MEGLE_MAX_CONNS_PER_IP", CONFIG_GATEWAY, 0,
+     10000000},
+    {"--handshake-timeout-ms", "MEGLE_HANDSHAKE_TIMEOUT_MS", CONFIG_GATEWAY,
+     100, 600000},
+    {"--ping-interval-s", "MEGLE_PING_INTERVAL_S", CONFIG_GATEWAY, 1, 3600},
+    {"--idle-timeout-s", "MEGLE_IDLE_TIMEOUT_S", CONFIG_GATEWAY, 2, 7200},
+    {"--report-window-s", "MEGLE_REPORT_WINDOW_S", CONFIG_MATCHER, 10, 2592000},
+    {"--report-threshold", "MEGLE_REPORT_THRESHOLD", CONFIG_MATCHER, 1, 1000},
+    {"--ban-s", "MEGLE_BAN_S", CONFIG_MATCHER, 1, 2592000},
 };
 
 #define INT_KNOBS (int) (sizeof s_int_knobs / sizeof s_int_knobs[0])
@@ -252,6 +285,40 @@ START_TEST (test_int_ranges)
     ck_assert_int_eq (s_load (k->who, arg, NULL), 0);
     snprintf (arg, sizeof arg, "%s=%ld", k->flag, k->max);
     ck_assert_int_eq (s_load (k->who, arg, NULL), 0);
+}
+END_TEST
+
+START_TEST (test_abuse_defaults)
+{
+    ck_assert_int_eq (s_load (CONFIG_GATEWAY, NULL), 0);
+    ck_assert_int_eq (s_config.rate_msgs, 100);
+    ck_assert_int_eq (s_config.rate_msgs_burst, 500);
+    ck_assert_int_eq (s_config.rate_finds, 2);
+    ck_assert_int_eq (s_config.max_conns, 10000);
+    ck_assert_int_eq (s_config.max_conns_per_ip, 0);
+    ck_assert_str_eq (s_config.trusted_proxies, "");
+    ck_assert_str_eq (s_config.allowed_origins, "");
+    ck_assert_int_eq (s_config.handshake_timeout_ms, 10000);
+    ck_assert_int_eq (s_config.ping_interval_s, 25);
+    ck_assert_int_eq (s_config.idle_timeout_s, 60);
+    ck_assert_int_eq (s_load (CONFIG_MATCHER, NULL), 0);
+    ck_assert_int_eq (s_config.report_window_s, 3600);
+    ck_assert_int_eq (s_config.report_threshold, 3);
+    ck_assert_int_eq (s_config.ban_s, 86400);
+    //  Trusted proxies: addresses and CIDRs, IPv4 and IPv6.
+    ck_assert_int_eq (s_load (CONFIG_GATEWAY,
+                              "--trusted-proxies=10.0.0.0/8, 127.0.0.1,"
+                              "::1,fd00::/8",
+                              NULL),
+                      0);
+    const char *bad[] = {"10.0.0.0/33", "::1/129",    "host",
+                         "1.2.3.4/",    "1.2.3.4/-1", "1.2.3.4 5.6.7.8"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char arg[128];
+        snprintf (arg, sizeof arg, "--trusted-proxies=%s", bad[i]);
+        ck_assert_msg (s_load (CONFIG_GATEWAY, arg, NULL) == -1, "%s", bad[i]);
+        ck_assert_ptr_nonnull (strstr (s_err, "--trusted-proxies"));
+    }
 }
 END_TEST
 
@@ -514,6 +581,7 @@ s_suite (void)
     tcase_add_test (tc, test_flag_beats_env);
     tcase_add_test (tc, test_flag_forms);
     tcase_add_loop_test (tc, test_int_ranges, 0, INT_KNOBS);
+    tcase_add_test (tc, test_abuse_defaults);
     tcase_add_test (tc, test_error_message_shape);
     tcase_add_test (tc, test_log_level);
     tcase_add_test (tc, test_unknown_and_foreign_flags);

@@ -357,6 +357,41 @@ START_TEST (test_typing)
 }
 END_TEST
 
+START_TEST (test_report)
+{
+    parsed_t *p = s_ok ("{\"event\":\"report\",\"data\":{\"reason\":"
+                        "\"spam \\u00e9\"}}",
+                        ENVELOPE_REPORT);
+    ck_assert_str_eq (p->env.reason, "spam \xc3\xa9");
+    ck_assert_uint_eq (p->env.reason_len, 7);
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"report\",\"data\":{}}", ENVELOPE_REPORT);
+    ck_assert_str_eq (p->env.reason, "");
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"report\",\"data\":{\"reason\":null}}",
+              ENVELOPE_REPORT);
+    ck_assert_uint_eq (p->env.reason_len, 0);
+    s_parsed_destroy (&p);
+    char text[512];
+    char reason[ENVELOPE_REASON_MAX + 2];
+    memset (reason, 'r', sizeof reason - 1);
+    reason[ENVELOPE_REASON_MAX] = '\0';
+    snprintf (text, sizeof text,
+              "{\"event\":\"report\",\"data\":{\"reason\":\"%s\"}}", reason);
+    p = s_ok (text, ENVELOPE_REPORT);
+    ck_assert_uint_eq (p->env.reason_len, ENVELOPE_REASON_MAX);
+    s_parsed_destroy (&p);
+    reason[ENVELOPE_REASON_MAX] = 'r';
+    reason[ENVELOPE_REASON_MAX + 1] = '\0';
+    snprintf (text, sizeof text,
+              "{\"event\":\"report\",\"data\":{\"reason\":\"%s\"}}", reason);
+    s_err (text, "too_long");
+    s_err ("{\"event\":\"report\",\"data\":{\"reason\":42}}", "bad_field");
+    s_err ("{\"event\":\"report\",\"data\":{\"reason\":\"a\\u0000b\"}}",
+           "bad_field");
+}
+END_TEST
+
 START_TEST (test_leave)
 {
     parsed_t *p = s_ok ("{\"event\":\"leave\",\"data\":{}}", ENVELOPE_LEAVE);
@@ -846,6 +881,14 @@ START_TEST (test_builders)
     s_built_eq (envelope_welcome (0, id, 42, &len), 0, &len,
                 "{\"event\":\"welcome\",\"data\":{\"id\":"
                 "\"0123456789abcdef0123456789abcdef\",\"online\":42}}");
+    s_built_eq (
+        envelope_error_retry (0, "rate_limited", "slow down", 250, &len), 0,
+        &len,
+        "{\"event\":\"error\",\"data\":{\"code\":\"rate_limited\","
+        "\"message\":\"slow down\",\"retry_after\":250}}");
+    s_built_eq (envelope_error_retry (3, "x", "y", 0, &len), 3, &len,
+                "{\"event\":\"error\",\"data\":{\"code\":\"x\","
+                "\"message\":\"y\"}}");
     s_built_eq (envelope_waiting (16, &len), 16, &len,
                 "{\"event\":\"waiting\",\"data\":{\"message\":"
                 "\"Searching for partner...\"}}");
@@ -992,6 +1035,7 @@ s_suite (void)
     tcase_add_test (tc, test_chat);
     tcase_add_test (tc, test_typing);
     tcase_add_test (tc, test_leave);
+    tcase_add_test (tc, test_report);
     tcase_add_test (tc, test_signal_payloads);
     tcase_add_test (tc, test_signal_fields);
     tcase_add_test (tc, test_target_id_length);

@@ -22,7 +22,8 @@ static const int s_kinds[] = {
     FRAME_SIGNAL,  FRAME_LEAVE,        FRAME_CLOSE,      FRAME_BYE,
     FRAME_CHAT,    FRAME_TYPING,       FRAME_WAITING,    FRAME_MATCHED,
     FRAME_DELIVER, FRAME_PARTNER_LEFT, FRAME_ERROR,      FRAME_PULSE,
-    FRAME_ENDED,   FRAME_CHAT_OUT,     FRAME_TYPING_OUT,
+    FRAME_ENDED,   FRAME_CHAT_OUT,     FRAME_TYPING_OUT, FRAME_REPORT,
+    FRAME_RESET,
 };
 #define KIND_COUNT (int) (sizeof s_kinds / sizeof s_kinds[0])
 
@@ -320,7 +321,7 @@ START_TEST (test_setters_refuse)
     //  The encoder refuses what the decoder would refuse.
     uint8_t *data = NULL;
     size_t size = 0;
-    frame->kind = 11;
+    frame->kind = 12;
     ck_assert_int_eq (frame_encode (frame, &data, &size), -1);
     frame->kind = FRAME_SIGNAL;
     frame->version = 2;
@@ -345,9 +346,13 @@ START_TEST (test_kind_names)
     ck_assert_int_eq (FRAME_CHAT_OUT, 27);
     ck_assert_int_eq (FRAME_TYPING_OUT, 28);
     ck_assert_ptr_null (frame_kind_name (0));
-    ck_assert_ptr_null (frame_kind_name (11));
+    ck_assert_str_eq (frame_kind_name (FRAME_REPORT), "report");
+    ck_assert_int_eq (FRAME_REPORT, 11);
+    ck_assert_ptr_null (frame_kind_name (12));
     ck_assert_ptr_null (frame_kind_name (19));
-    ck_assert_ptr_null (frame_kind_name (29));
+    ck_assert_str_eq (frame_kind_name (FRAME_RESET), "reset");
+    ck_assert_int_eq (FRAME_RESET, 29);
+    ck_assert_ptr_null (frame_kind_name (30));
     ck_assert_ptr_null (frame_kind_name (-1));
 }
 END_TEST
@@ -439,9 +444,9 @@ START_TEST (test_refuse_unknown_kind)
 {
     mp_t mp;
     const uint8_t kinds[][3] = {{0x00},
-                                {0x0b},
+                                {0x0c},
                                 {0x13},
-                                {0x1d},
+                                {0x1e},
                                 {0x7f},
                                 {0xcc, 0xff},
                                 {0xcd, 0x01, 0x05}};

@@ -13,7 +13,8 @@
 --  ARGV: sid, gw, mid (a fresh match id), match_ttl, session_ttl, mode
 --  ("video" | "text"), interests (joined by "\n", "" = none), now_ms,
 --  wait_ms. Returns {"matched", cand, cand_gw, mid, mode, shared} |
---  {"waiting"} | {"already_matched"} | {"gone"} (no session hash).
+--  {"waiting"} | {"already_matched"} | {"gone"} (no session hash) |
+--  {"banned", ms} (sid's address hash is banned for ms more; report.lua).
 local sid, mid = ARGV[1], ARGV[3]
 local match_ttl, session_ttl = tonumber (ARGV[4]), tonumber (ARGV[5])
 local mode, interests = mode_of (ARGV[6]), ARGV[7]
@@ -26,6 +27,18 @@ if not s[1] then
 end
 if s[2] == 'matched' then
     return {'already_matched'}
+end
+local ip = redis.call ('HGET', sk, 'ip')
+if ip and ip ~= '' then
+    local left = redis.call ('PTTL', bankey (ip))
+    if left > 0 or left == -1 then
+        --  Banned: out of every queue (a find while waiting), not queued.
+        if s[2] == 'waiting' then
+            dequeue (sid, s[3], s[4])
+            redis.call ('HSET', sk, 'state', 'idle')
+        end
+        return {'banned', tostring (left > 0 and left or 0)}
+    end
 end
 redis.call ('EXPIRE', sk, session_ttl)
 if s[2] == 'waiting' then

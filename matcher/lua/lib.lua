@@ -21,6 +21,11 @@
 --  {megle}:r:<sid> (zset, member = another session, score = until when,
 --  ms) holds the recent partners that sid is not re-matched with while
 --  someone else is waiting.
+--  Reports and bans key on a session's salted address hash (its hash's
+--  `ip` field), never on an address:
+--    {megle}:rep:<iphash>   zset: member = a reporter's address hash,
+--                           score = when it reported (ms); TTL = window
+--    {megle}:ban:<iphash>   string, TTL = the ban's length
 
 local P = '{megle}:'
 local MODES = {'video', 'text'}
@@ -52,6 +57,14 @@ end
 
 local function rkey (sid)
     return P .. 'r:' .. sid
+end
+
+local function repkey (iphash)
+    return P .. 'rep:' .. iphash
+end
+
+local function bankey (iphash)
+    return P .. 'ban:' .. iphash
 end
 
 --  "a\nb" -> {"a", "b"}; "" or nil -> {}.

@@ -184,6 +184,7 @@ export async function startStack({ name = 'browser', gateways, matcherEnv = {}, 
       MEGLE_BUS_IN: busIn,
       MEGLE_BUS_OUT: busOut,
       MEGLE_TAP: '',
+      MEGLE_MATCHER_HTTP: '', // no fixed port 9091
       ...matcherEnv,
     }, logDir);
     procs.push(matcher);

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startStack, guarded, waitFor } from '../lib/stack.mjs';
+import { startStack, guarded, waitFor, freePort } from '../lib/stack.mjs';
 
 let stack;
 const test = (name, fn, timeout = 60000) =>
@@ -19,7 +19,8 @@ describe('faults', () => {
     before(async () => {
         stack = await startStack({
             gateways: ['gw-a', 'gw-b'],
-            matcherEnv: { MEGLE_GATEWAY_TIMEOUT_MS: '1500', MEGLE_HEARTBEAT_MS: '200' },
+            matcherEnv: { MEGLE_GATEWAY_TIMEOUT_MS: '1500', MEGLE_HEARTBEAT_MS: '200',
+                          MEGLE_MATCHER_HTTP: `127.0.0.1:${await freePort()}` },
             gatewayEnv: { MEGLE_MATCHER_TIMEOUT_MS: '1000' },
         });
     });
@@ -163,5 +164,126 @@ describe('faults', () => {
         assert.equal((await p.next('match_found')).data.partner_id, q.id);
         p.signal(q.id, 'offer', { type: 'offer' });
         assert.equal((await q.next('signal')).data.sender_id, p.id);
+    });
+
+    //  The matcher's own HTTP port (/readyz: 503 while Redis is down).
+    const matcherGet = async (urlPath) => {
+        const res = await fetch(`http://${stack.matcherEnv().MEGLE_MATCHER_HTTP}${urlPath}`);
+        return { status: res.status, body: await res.text() };
+    };
+    const killRedis = async () => {
+        stack.redis.close();
+        stack.redisProc.signal('SIGKILL');
+        await stack.redisProc.done;
+    };
+
+    test('12e. Redis unreachable: find_match refused with unavailable at once, /readyz says so, matching resumes', async () => {
+        const port = stack.redisPort;
+        await killRedis();
+        let p;
+        try {
+            await waitFor(async () => (await matcherGet('/readyz')).status === 503,
+                          { timeout: 5000, what: 'matcher /readyz 503 with Redis down' });
+            p = await stack.client('gw-a');
+            for (let i = 0; i < 3; i++) {
+                const t0 = Date.now();
+                p.send('find_match');
+                const r = await p.next(['waiting', 'match_found', 'error'], { timeout: 3000 });
+                const took = Date.now() - t0;
+                assert.equal(r.event, 'error', r.raw);
+                assert.equal(r.data.code, 'unavailable', r.raw);
+                assert.ok(took < 1000, `unavailable took ${took} ms`);
+                process.stderr.write(`# unavailable after ${took} ms\n`);
+            }
+        } finally {
+            if (!stack.redisProc.alive) await stack.startRedis(port);
+        }
+        await waitFor(async () => (await matcherGet('/readyz')).status === 200,
+                      { timeout: 15000, what: 'matcher /readyz 200 once Redis is back' });
+        //  p, which connected while Redis was down, can play now.
+        await waitFor(async () => {
+            p.send('find_match');
+            const r = await p.next(['waiting', 'error'], { timeout: 2000 });
+            return r.event === 'waiting';
+        }, { timeout: 15000, interval: 200, what: 'find_match answered with waiting' });
+        const q = await stack.client('gw-b');
+        q.send('find_match');
+        assert.equal((await q.next('match_found')).data.partner_id, p.id);
+        assert.equal((await p.next('match_found')).data.partner_id, q.id);
+    });
+
+    test('12f. Redis restarted empty: matched and waiting clients are told, matching works again', async () => {
+        const { x, y } = await stack.pair('gw-a', 'gw-b');
+        const w = await stack.client('gw-b');
+        w.send('find_match');
+        await w.next('waiting');
+        const port = stack.redisPort;
+        await killRedis();
+        await stack.startRedis(port);
+
+        //  The matcher finds no {megle}:gws and broadcasts a reset: each
+        //  gateway ends its sessions' matches and waits, and re-opens them.
+        assert.deepEqual((await x.next('partner_left', { timeout: 15000 })).data, { from: y.id });
+        assert.deepEqual((await y.next('partner_left', { timeout: 15000 })).data, { from: x.id });
+        const e = await w.next('error', { timeout: 15000 });
+        assert.equal(e.data.code, 'unavailable', e.raw);
+        assert.ok(stack.matcher.lines.some((l) => /redis lost its data/.test(l)),
+                  'the matcher logs why');
+
+        //  The same connections play again: Redis knows their sessions.
+        await waitFor(async () => (await matcherGet('/readyz')).status === 200,
+                      { timeout: 15000, what: 'matcher ready' });
+        x.send('find_match');
+        await x.next('waiting');
+        //  Re-announced with the same salted IP hash, never the address.
+        const sx = await stack.redis.hgetall(`{megle}:s:${x.id}`);
+        assert.match(sx.ip, /^[0-9a-f]{32}$/, JSON.stringify(sx));
+        y.send('find_match');
+        assert.equal((await y.next('match_found')).data.partner_id, x.id);
+        assert.equal((await x.next('match_found')).data.partner_id, y.id);
+        y.signal(x.id, 'offer', { type: 'offer', sdp: 'after reset' });
+        assert.equal((await x.next('signal')).data.payload.sdp, 'after reset');
+        w.send('find_match');
+        await w.next('waiting');
+        for (const c of [x, y, w]) {
+            assert.equal(c.events('error').filter((m) => m.data.code !== 'unavailable').length, 0);
+        }
+    });
+
+    test('12g. bus congestion: past MEGLE_BUS_HWM the gateway answers unavailable and counts it; nothing lost below', async () => {
+        const g = await stack.addGateway('gw-h', {
+            MEGLE_BUS_HWM: '1000', MEGLE_RATE_MSGS: '0', MEGLE_RATE_BYTES: '0',
+        });
+        const { x, y } = await stack.pair('gw-h', 'gw-b');
+        const drops = async () => (await g.metrics()).megle_gateway_bus_drops_total || 0;
+        const dropsBefore = await drops();
+
+        //  With the matcher gone, gw-h's PUSH queue holds MEGLE_BUS_HWM
+        //  frames; a burst larger than that is partly refused.
+        const old = stack.matcher;
+        old.signal('SIGKILL');
+        await old.done;
+        const N = 1100;
+        for (let i = 0; i < N; i++) x.signal(y.id, 'candidate', { burst: i });
+        const refused = () => x.events('error');
+        const got = () => y.log.filter((m) => m.event === 'signal' &&
+                                       m.data.payload?.burst !== undefined);
+        await waitFor(() => refused().length > 0,
+                      { timeout: 10000, what: 'unavailable past the high-water mark' });
+        stack.startMatcher();
+        await waitFor(() => got().length + refused().length >= N,
+                      { timeout: 30000, what: `all ${N} signals delivered or refused` });
+        for (const e of refused()) assert.equal(e.data.code, 'unavailable', e.raw);
+        assert.equal(got().length + refused().length, N, 'a signal vanished');
+        const seqs = got().map((m) => m.data.payload.burst);
+        assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'signals reordered');
+        assert.equal(new Set(seqs).size, seqs.length, 'a signal delivered twice');
+        assert.ok(got().length >= 900, `only ${got().length} of the queued signals arrived`);
+        const dropsAfter = await drops();
+        assert.ok(dropsAfter - dropsBefore >= refused().length,
+                  `bus drops ${dropsBefore} -> ${dropsAfter}, ${refused().length} refused`);
+        process.stderr.write(`# congestion: ${got().length} delivered, ` +
+                             `${refused().length} refused, drops +${dropsAfter - dropsBefore}\n`);
+        for (const id of ['gw-a', 'gw-b', 'gw-h']) await stack.waitReady(stack.gw(id));
     });
 });

@@ -367,6 +367,7 @@ export class Stack {
             MEGLE_HEARTBEAT_MS: '200',
             MEGLE_GATEWAY_TIMEOUT_MS: '1500',
             MEGLE_MATCHER_ID: 'm-test',
+            MEGLE_MATCHER_HTTP: '', //  no fixed port 9091 (it.ops sets one)
             ...(this.opts.matcherEnv || {}),
         };
     }
@@ -392,6 +393,10 @@ export class Stack {
             MEGLE_HEARTBEAT_MS: '200',
             MEGLE_LOG_LEVEL: 'info',
             MEGLE_IP_SALT: 'integration-test-salt',
+            //  The suites send up to thousands of signals back to back from
+            //  one client; the rate limits themselves are abuse.test.mjs'.
+            MEGLE_RATE_MSGS_BURST: '100000',
+            MEGLE_RATE_BYTES_BURST: '100000000',
             ...(this.opts.gatewayEnv || {}),
             ...env,
         });

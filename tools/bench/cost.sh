@@ -47,7 +47,7 @@ measure() {
     PIDS+=($!)
     wait_for 10 redis-cli -p "$rp" ping
     MEGLE_REDIS_URL=redis://127.0.0.1:$rp MEGLE_BUS_IN=$bi MEGLE_BUS_OUT=$bo \
-        MEGLE_TAP= MEGLE_LOG_LEVEL=warn \
+        MEGLE_TAP= MEGLE_MATCHER_HTTP= MEGLE_LOG_LEVEL=warn \
         valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.matcher.%p" \
         "$SERVERS/matcher/megle-matcher" >"$WORK/$name.matcher.log" 2>&1 &
     local mpid=$!

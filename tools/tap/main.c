@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "proto/frame.h"
 #include "filter.h"
 #include "record.h"
@@ -60,6 +61,10 @@ typedef struct {
     stats_t *acc;
     long matched; //  frames that passed the filters
     int status;   //  exit status once stopped
+
+    //  MEGLE_CURVE=1: our keys, applied to every socket
+    curve_client_t curve;
+    bool curve_on;
 } app_t;
 
 static void
@@ -86,10 +91,11 @@ s_usage (FILE *out)
         "Filters (comma-separated lists; a frame must pass every option):\n"
         "  --type KIND[,KIND]  hello heartbeat open find signal leave close "
         "bye\n"
-        "                      chat typing waiting matched deliver "
-        "partner_left\n"
-        "                      error pulse ended chat_out typing_out "
-        "corrupt\n"
+        "                      chat typing report waiting matched "
+        "deliver\n"
+        "                      partner_left error pulse ended chat_out "
+        "typing_out\n"
+        "                      reset corrupt\n"
         "  --session ID        session or peer is ID, or starts with it "
         "(hex)\n"
         "  --gateway ID        the frame's gateway (source or destination)\n"
@@ -454,6 +460,14 @@ s_on_monitor (void *monitor, const char *endpoint, bool *connected, bool *noted)
         if (event == ZMQ_EVENT_CONNECTED) {
             *connected = true;
             fprintf (stderr, "megle-tap: connected to %s\n", endpoint);
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                   || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                   || event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            *noted = true;
+            fprintf (stderr,
+                     "megle-tap: %s refused the handshake (MEGLE_CURVE and "
+                     "its keys must match the matcher's)\n",
+                     endpoint);
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
             *connected = false;
             *noted = true;
@@ -488,8 +502,16 @@ s_run_live (app_t *app)
     else if (!app->use_pub && filter_direction (app->filter) == RECORD_OUT)
         topic = "out";
     zmq_setsockopt (sub, ZMQ_SUBSCRIBE, topic, strlen (topic));
+    if (app->curve_on && curve_client_apply (&app->curve, sub) == -1) {
+        fprintf (stderr, "megle-tap: cannot set the CURVE keys: %s\n",
+                 zmq_strerror (zmq_errno ()));
+        return 1;
+    }
     if (zmq_socket_monitor (sub, MONITOR_EP,
-                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED)
+                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
             == -1
         || zmq_connect (monitor, MONITOR_EP) == -1) {
         fprintf (stderr, "megle-tap: cannot monitor the socket: %s\n",
@@ -576,6 +598,8 @@ s_run_replay (app_t *app)
             zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
             zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
         }
+        if (push && app->curve_on)
+            curve_client_apply (&app->curve, push);
         if (!push || zmq_connect (push, app->send_ep) == -1) {
             fprintf (stderr, "megle-tap: cannot connect to '%s': %s\n",
                      app->send_ep, zmq_strerror (zmq_errno ()));
@@ -657,6 +681,14 @@ main (int argc, char **argv)
         return 1;
     }
     int rc = s_parse (&app, argc, argv);
+    if (rc == 0) {
+        int curve = curve_client_load (&config, &app.curve, err, sizeof err);
+        if (curve < 0) {
+            fprintf (stderr, "megle-tap: %s\n", err);
+            rc = 2;
+        }
+        app.curve_on = curve == 0;
+    }
     if (rc == 0 && app.record_path) {
         app.writer = record_writer_new (app.record_path, err, sizeof err);
         if (!app.writer) {
@@ -681,6 +713,7 @@ main (int argc, char **argv)
         rc = 1;
     }
     record_writer_destroy (&app.writer);
+    curve_client_clear (&app.curve);
     stats_destroy (&app.acc);
     filter_destroy (&app.filter);
     return rc;
