@@ -65,6 +65,8 @@ typedef struct {
     int max_message;                 //  MEGLE_MAX_MESSAGE, bytes
     int matcher_timeout_ms;          //  MEGLE_MATCHER_TIMEOUT_MS
     int drain_ms;                    //  MEGLE_DRAIN_MS
+    int drain_delay_ms;              //  MEGLE_DRAIN_DELAY_MS
+    int drain_jitter_ms;             //  MEGLE_DRAIN_JITTER_MS
     int chat_max;                    //  MEGLE_CHAT_MAX, bytes
     char ip_salt[CONFIG_STR_MAX];    //  MEGLE_IP_SALT (default random)
     //  gateway: ICE servers for browsers (TURN: coturn's REST API)

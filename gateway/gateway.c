@@ -58,8 +58,10 @@ struct _gateway_t {
                                //  a pointer for the life of the vhost)
     gateway_stats_t stats;
     uint64_t pulse_ms; //  monotonic time of the last PULSE, 0 = never
-    bool stopping;
-    bool announced; //  HELLO was sent: BYE is due at the end
+    bool stopping;     //  draining: not ready, no new WebSockets
+    bool closing;      //  drain phase 2: BYE sent, connections closing
+    uint64_t close_at; //  monotonic ms when phase 2 starts
+    bool announced;    //  HELLO was sent: BYE is due at the end
     //  online count: the matcher's total (PULSE), corrected for what this
     //  gateway gained or lost since the heartbeat the total counted
     int64_t online_total;    //  last PULSE's flags, -1 = none yet
@@ -140,11 +142,15 @@ gateway_send (gateway_t *self, frame_t **frame_p)
 // ---------------------------------------------------------------------
 //  Timers
 
+static void s_drain_tick (gateway_t *self);
+
 static void
 s_tick (lws_sorted_usec_list_t *sul)
 {
     gateway_t *self = lws_container_of (sul, gateway_t, sul_tick);
     bus_drain (self->bus);
+    if (self->stopping)
+        s_drain_tick (self);
     lws_sul_schedule (self->context, 0, &self->sul_tick, s_tick,
                       GATEWAY_TICK_US);
 }
@@ -754,11 +760,51 @@ gateway_service (gateway_t *self)
     return lws_service (self->context, 0) < 0 ? -1 : 0;
 }
 
-static void
-s_wake_session (session_t *session, void *arg)
+//  When this session's connection closes in drain phase 2: its id is
+//  uniformly random, so its first 16 bits spread the closes evenly over
+//  the jitter window without any per-session state.
+static uint64_t
+s_close_time (gateway_t *self, session_t *session)
 {
-    (void) arg;
-    lws_callback_on_writable ((struct lws *) session_conn (session));
+    unsigned long bits =
+        strtoul ((char[5]){session_id (session)[0], session_id (session)[1],
+                           session_id (session)[2], session_id (session)[3], 0},
+                 NULL, 16);
+    return self->close_at
+           + bits * (uint64_t) self->config.drain_jitter_ms / 65536;
+}
+
+static void
+s_wake_due (session_t *session, void *arg)
+{
+    gateway_t *self = (gateway_t *) arg;
+    if (s_close_time (self, session) <= clock_mono_ms ())
+        lws_callback_on_writable ((struct lws *) session_conn (session));
+}
+
+//  Drain, run from the tick: phase 1 (not ready, connections served as
+//  usual) until close_at; then phase 2: one BYE makes the matcher end
+//  every session here and tell the partners at once, and each connection
+//  flushes its queue and closes with 1001 at its point of the jitter
+//  window (ws.c asks gateway_session_closing), so that clients reconnect
+//  through the balancer elsewhere without arriving all at once.
+static void
+s_drain_tick (gateway_t *self)
+{
+    if (!self->closing) {
+        if (clock_mono_ms () < self->close_at)
+            return;
+        self->closing = true;
+        if (self->bus && self->announced) {
+            frame_t *bye = gateway_frame (self, FRAME_BYE, NULL);
+            if (gateway_send (self, &bye))
+                log_warn ("gateway: BYE not sent");
+            self->announced = false;
+        }
+        log_info ("gateway %s: closing %zu connections",
+                  self->config.gateway_id, roster_size (self->roster));
+    }
+    roster_foreach (self->roster, s_wake_due, self);
 }
 
 void
@@ -767,21 +813,28 @@ gateway_drain (gateway_t *self)
     assert (self);
     if (self->stopping)
         return;
-    //  Not ready from now on, so a balancer stops sending clients here.
+    //  Not ready from now on, so a balancer stops sending clients here
+    //  before any connection closes.
     self->stopping = true;
-    if (self->bus && self->announced) {
-        //  One BYE makes the matcher end every session of this gateway
-        //  and tell their partners at once.
-        frame_t *bye = gateway_frame (self, FRAME_BYE, NULL);
-        if (gateway_send (self, &bye))
-            log_warn ("gateway: BYE not sent");
-        self->announced = false;
-    }
-    log_info ("gateway %s: draining %zu connections", self->config.gateway_id,
-              roster_size (self->roster));
-    //  Each connection flushes what it has queued, then closes with 1001
-    //  (ws.c, SERVER_WRITEABLE), so clients reconnect elsewhere.
-    roster_foreach (self->roster, s_wake_session, NULL);
+    self->close_at = clock_mono_ms () + (uint64_t) self->config.drain_delay_ms;
+    log_info ("gateway %s: draining %zu connections (closing in %d ms)",
+              self->config.gateway_id, roster_size (self->roster),
+              self->config.drain_delay_ms);
+    s_drain_tick (self);
+}
+
+bool
+gateway_drained (gateway_t *self)
+{
+    assert (self);
+    return self->closing && roster_size (self->roster) == 0;
+}
+
+bool
+gateway_session_closing (gateway_t *self, session_t *session)
+{
+    assert (self);
+    return self->closing && s_close_time (self, session) <= clock_mono_ms ();
 }
 
 bool

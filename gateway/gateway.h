@@ -36,11 +36,18 @@ gateway_t *gateway_new (const config_t *config);
 //  on a signal flag sees it promptly.
 int gateway_service (gateway_t *self);
 
-//  Start a graceful stop: /readyz fails from now on, the matcher is told
-//  (BYE) so partners hear at once, and every connection flushes its queue
-//  and closes with 1001 "going away". Keep calling gateway_service until
-//  gateway_connections () is 0 or a deadline passes.
+//  Start a graceful stop: /readyz fails and new WebSockets are refused
+//  from now on; MEGLE_DRAIN_DELAY_MS later the matcher is told (BYE) so
+//  partners hear at once, and the connections close with 1001 "going
+//  away", spread over MEGLE_DRAIN_JITTER_MS. Keep calling gateway_service
+//  until gateway_drained () or a deadline.
 void gateway_drain (gateway_t *self);
+
+//  True once every connection closed in drain phase 2.
+bool gateway_drained (gateway_t *self);
+
+//  True if this session's connection is due to close (drain phase 2).
+bool gateway_session_closing (gateway_t *self, session_t *session);
 
 //  True once gateway_drain was called.
 bool gateway_draining (gateway_t *self);

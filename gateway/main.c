@@ -55,12 +55,14 @@ main (int argc, char **argv)
     while (!s_interrupted)
         if (gateway_service (gateway))
             break;
-    //  Drain: not ready, BYE to the matcher, every client closed with 1001,
-    //  bounded by MEGLE_DRAIN_MS. A second signal cuts it short.
+    //  Drain: not ready at once, connections closed with 1001 after
+    //  MEGLE_DRAIN_DELAY_MS, all within MEGLE_DRAIN_MS more. A second signal
+    //  cuts it short.
     s_interrupted = 0;
     gateway_drain (gateway);
-    uint64_t deadline = clock_mono_ms () + (uint64_t) config.drain_ms;
-    while (!s_interrupted && gateway_connections (gateway) > 0
+    uint64_t deadline = clock_mono_ms () + (uint64_t) config.drain_delay_ms
+                        + (uint64_t) config.drain_ms;
+    while (!s_interrupted && !gateway_drained (gateway)
            && clock_mono_ms () < deadline)
         if (gateway_service (gateway))
             break;

@@ -69,9 +69,10 @@ s_refuse (struct lws *wsi, unsigned int status, uint64_t *counter,
     return -1;
 }
 
-//  Allow the upgrade only on /ws (a query string is ignored), from an
-//  allowed Origin, within the connection caps; find the client's address
-//  and keep its salted hash for OPEN and the per-address count.
+//  Allow the upgrade only on /ws (a query string is ignored), while not
+//  draining, from an allowed Origin, within the connection caps; find the
+//  client's address and keep its salted hash for OPEN and the per-address
+//  count.
 static int
 s_filter (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
 {
@@ -83,6 +84,10 @@ s_filter (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
     }
     admission_t *admission = gateway_admission (gw);
     gateway_stats_t *stats = gateway_counters (gw);
+    if (gateway_draining (gw))
+        //  Stopping: the balancer is to send this client elsewhere.
+        return s_refuse (wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL,
+                         "draining");
     char *buf = malloc (3 * WS_HEADER_MAX);
     if (!buf)
         return -1;
@@ -246,7 +251,7 @@ s_flush (gateway_t *gw, session_t *session, struct lws *wsi)
     size_t len = 0;
     uint8_t *text = session_peek (session, &len);
     if (!text) {
-        if (!gateway_draining (gw))
+        if (!gateway_session_closing (gw, session))
             return 0;
         static const char reason[] = "server going away";
         lws_close_reason (wsi, LWS_CLOSE_STATUS_GOINGAWAY,

@@ -83,7 +83,18 @@ describe('faults', () => {
         w.send('find_match');
         await w.next('waiting');
 
+        let aClosed = false;
+        a.closed.then(() => { aClosed = true; });
         g.proc.signal('SIGTERM');
+        //  Phase 1 (MEGLE_DRAIN_DELAY_MS): not ready and no new WebSockets,
+        //  while the calls already here go on.
+        await waitFor(async () => (await g.get('/readyz')).status === 503,
+                      { what: 'draining gateway /readyz 503' });
+        await assert.rejects(stack.client('gw-c'), /upgrade refused: HTTP 503/);
+        assert.equal(aClosed, false, 'a closed before the drain delay');
+        b.signal(a.id, 'candidate', { during: 'drain' });
+        assert.deepEqual((await a.next('signal')).data.payload, { during: 'drain' });
+        //  Phase 2: bye, partners told, every WebSocket closed with 1001.
         const [ca, cw] = await Promise.all([a.closed, w.closed]);
         assert.deepEqual((await b.next('partner_left')).data, { from: a.id });
         const exit = await g.proc.done;
