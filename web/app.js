@@ -26,6 +26,7 @@ const ui = {
   start: $('start'),
   next: $('next'),
   stop: $('stop'),
+  report: $('report'),
   remoteVideo: $('remote-video'),
   remoteOverlay: $('remote-overlay'),
   overlayText: $('overlay-text'),
@@ -132,6 +133,7 @@ function setState(state) {
   document.body.dataset.state = state;
   ui.start.disabled = state !== 'idle';
   ui.next.disabled = state !== 'matched';
+  ui.report.disabled = state !== 'matched';
   ui.stop.disabled = state === 'idle';
   ui.textOnly.disabled = state !== 'idle';
   chat.setEnabled(state === 'matched');
@@ -323,6 +325,16 @@ function next() {
   showError('');
   leavePartner('You left.');
   requestMatch();
+}
+
+// Report the current stranger (the server counts distinct reporters and
+// bans repeat offenders), then move on to someone else.
+function report() {
+  if (app.state !== 'matched')
+    return;
+  socket.send('report', { reason: 'reported from the web client' });
+  next();
+  setStatus('Reported, thank you. Looking for someone new\u2026');
 }
 
 function stop() {
@@ -549,6 +561,7 @@ function onSocketClose() {
 ui.start.addEventListener('click', start);
 ui.next.addEventListener('click', next);
 ui.stop.addEventListener('click', stop);
+ui.report.addEventListener('click', report);
 ui.textOnly.addEventListener('change', () => {
   if (app.state !== 'idle') {
     ui.textOnly.checked = app.mode === 'text';

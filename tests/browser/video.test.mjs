@@ -172,6 +172,20 @@ describe('browser video', { timeout: TEST_TIMEOUT_MS * 6 }, () => {
         }, null, { timeout: WAIT_MS, polling: 100 });
       }
       await Promise.all([waitLiveVideo(a, MEGLE_PC), waitLiveVideo(b, MEGLE_PC)]);
+
+      // Report reports the stranger (the server accepts it: no error shows)
+      // and moves on, like Next.
+      await a.evaluate(() => { window.__oldPc = window.megle.pc; });
+      await b.evaluate(() => { window.__oldPc = window.megle.pc; });
+      await a.click('#report', { timeout: WAIT_MS });
+      for (const p of [a, b]) {
+        await p.waitForFunction(() => {
+          const pc = window.megle.pc;
+          return pc && pc !== window.__oldPc && pc.connectionState === 'connected';
+        }, null, { timeout: WAIT_MS, polling: 100 });
+      }
+      assert.equal(await a.evaluate(() => document.getElementById('error').hidden), true,
+                   'the report was refused');
     });
   });
 
