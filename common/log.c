@@ -4,6 +4,9 @@
 //  several processes sharing one pipe never interleave. The message is
 //  escaped for JSON and made valid UTF-8 (bad bytes become U+FFFD); if it
 //  does not fit it is cut at a character boundary and ends in "...".
+//  Structured events (log_event) add string fields after "msg"; a field
+//  value that does not fit is cut the same way, and the line stays valid
+//  JSON within the cap.
 
 #include "log.h"
 
@@ -148,16 +151,47 @@ s_write_all (const char *buf, size_t len)
     }
 }
 
-void
-log_emit (int level, const char *fmt, ...)
+//  Append msg like s_escape; if it was cut, also append "..." (the caller
+//  keeps room for it in `reserve`). Returns 0, or -1 if cut.
+static int
+s_escape_or_cut (char *line, size_t *used, size_t cap, size_t reserve,
+                 const char *msg)
 {
-    int saved_errno = errno; //  callers often log right before using errno
-    char msg[LOG_LINE_MAX];
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (msg, sizeof msg, fmt, args);
-    va_end (args);
+    if (s_escape (line, used, cap, reserve, msg) == 0)
+        return 0;
+    memcpy (line + *used, "...", 3);
+    *used += 3;
+    return -1;
+}
 
+//  A field key we accept: [a-z0-9_]{1,32}, not one of the line's own.
+static int
+s_key_ok (const char *key)
+{
+    static const char *const reserved[] = {"ts", "level", "proc", "event",
+                                           "msg"};
+    size_t len = 0;
+    for (const char *c = key; *c; c++, len++)
+        if (len >= 32
+            || !((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
+                 || *c == '_'))
+            return 0;
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (!strcmp (key, reserved[i]))
+            return 0;
+    return 1;
+}
+
+//  Build and write one line: text (or the event name) then " k=v" for each
+//  pair goes into "msg", and each pair also becomes a top-level field.
+//  Within LOG_LINE_MAX the message comes first, but it leaves the fields
+//  at least half of what is left; whatever is cut ends in "...".
+static void
+s_line (int level, const char *event, const char *text, const char **pairs,
+        size_t npairs)
+{
     struct timespec ts;
     struct tm tm;
     char stamp[32] = "1970-01-01T00:00:00";
@@ -167,26 +201,112 @@ log_emit (int level, const char *fmt, ...)
         ts.tv_nsec = 0;
 
     char line[LOG_LINE_MAX];
+    size_t cap = sizeof line;
     int n = snprintf (
-        line, sizeof line, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"proc\":\"",
-        stamp, (int) (ts.tv_nsec / 1000000), s_level_name (level));
+        line, cap, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"proc\":\"", stamp,
+        (int) (ts.tv_nsec / 1000000), s_level_name (level));
     size_t used = (size_t) n;
-    //  The process name is ours, but escape it too: it costs nothing and
-    //  keeps the line valid whatever main passes.
-    static const char tail[] = "\"}\n";
-    static const char cut[] = "...";
-    size_t reserve = sizeof tail - 1 + sizeof cut - 1;
-    s_escape (line, &used, sizeof line, reserve + 64, s_proc);
+    //  `end` is what must always fit after a cut string: `"...` + `"}\n`.
+    const size_t end = 3 + 3;
+    //  The process and event names are ours, but escape them too: it costs
+    //  nothing and keeps the line valid whatever the caller passes.
+    s_escape_or_cut (line, &used, cap, cap / 2, s_proc);
+    memcpy (line + used, "\",\"event\":\"", 11);
+    used += 11;
+    s_escape_or_cut (line, &used, cap, cap / 2, event);
     memcpy (line + used, "\",\"msg\":\"", 9);
     used += 9;
-    if (s_escape (line, &used, sizeof line, reserve, msg)) {
-        memcpy (line + used, cut, sizeof cut - 1);
-        used += sizeof cut - 1;
+
+    size_t fields = 0; //  what the fields need unescaped, with a "..."
+    for (size_t i = 0; i < npairs; i++)
+        fields += strlen (pairs[2 * i]) + strlen (pairs[2 * i + 1]) + 9;
+    if (fields > (cap - used) / 2)
+        fields = (cap - used) / 2;
+    size_t reserve = end + fields;
+    int cut = s_escape_or_cut (line, &used, cap, reserve, text);
+    for (size_t i = 0; i < npairs && !cut; i++)
+        cut = s_escape_or_cut (line, &used, cap, reserve, " ")
+              || s_escape_or_cut (line, &used, cap, reserve, pairs[2 * i])
+              || s_escape_or_cut (line, &used, cap, reserve, "=")
+              || s_escape_or_cut (line, &used, cap, reserve, pairs[2 * i + 1]);
+    line[used++] = '"';
+
+    for (size_t i = 0; i < npairs; i++) {
+        //  `,"key":"` then at least `..."` and the closing `}\n`.
+        size_t key_len = strlen (pairs[2 * i]);
+        if (used + key_len + 6 + 4 + 2 > cap)
+            break;
+        line[used++] = ',';
+        line[used++] = '"';
+        memcpy (line + used, pairs[2 * i], key_len); //  [a-z0-9_] only
+        used += key_len;
+        memcpy (line + used, "\":\"", 3);
+        used += 3;
+        s_escape_or_cut (line, &used, cap, 3 + 1 + 2, pairs[2 * i + 1]);
+        line[used++] = '"';
     }
-    memcpy (line + used, tail, sizeof tail - 1);
-    used += sizeof tail - 1;
+    memcpy (line + used, "}\n", 2);
+    used += 2;
     s_write_all (line, used);
+}
+
+void
+log_emit (int level, const char *fmt, ...)
+{
+    int saved_errno = errno; //  callers often log right before using errno
+    char msg[LOG_LINE_MAX];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (msg, sizeof msg, fmt, args);
+    va_end (args);
+    s_line (level, "log", msg, NULL, 0);
     errno = saved_errno;
+}
+
+void
+log_event_va (int level, const char *event, const char *text, va_list pairs)
+{
+    int saved_errno = errno;
+    const char *kept[2 * LOG_FIELDS_MAX];
+    size_t npairs = 0;
+    if (!event)
+        event = "log";
+    for (;;) {
+        const char *key = va_arg (pairs, const char *);
+        if (!key)
+            break;
+        const char *value = va_arg (pairs, const char *);
+        if (!value)
+            break;
+        int ok = npairs < LOG_FIELDS_MAX && s_key_ok (key);
+        for (size_t i = 0; ok && i < npairs; i++)
+            ok = strcmp (kept[2 * i], key) != 0;
+        if (ok) {
+            kept[2 * npairs] = key;
+            kept[2 * npairs + 1] = value;
+            npairs++;
+        }
+    }
+    s_line (level, event, text ? text : event, kept, npairs);
+    errno = saved_errno;
+}
+
+void
+log_event (int level, const char *event, ...)
+{
+    va_list pairs;
+    va_start (pairs, event);
+    log_event_va (level, event, NULL, pairs);
+    va_end (pairs);
+}
+
+void
+log_event_text (int level, const char *event, const char *text, ...)
+{
+    va_list pairs;
+    va_start (pairs, text);
+    log_event_va (level, event, text, pairs);
+    va_end (pairs);
 }
 
 void

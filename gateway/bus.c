@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,8 +112,8 @@ bus_new (const config_t *config, bus_handler_fn *handler, void *arg)
         bus_destroy (&self);
         return NULL;
     }
-    log_info ("bus: push %s, sub %s%s", config->bus_in, config->bus_out,
-              config->curve ? " (CURVE)" : "");
+    log_ev_info ("bus_connecting", "push", config->bus_in, "sub",
+                 config->bus_out, "curve", config->curve ? "on" : "off", NULL);
     return self;
 }
 
@@ -218,9 +219,12 @@ s_bad (bus_t *self, const char *why)
     uint64_t now = clock_mono_ms ();
     if (self->bad_warn_ms == 0
         || now - self->bad_warn_ms >= BUS_WARN_INTERVAL) {
-        log_warn ("bus: bad message dropped (%s); %" PRIu64
-                  " dropped since the last warning",
-                  why, self->stats.bad - self->bad_warned);
+        char since[24], total[24];
+        snprintf (since, sizeof since, "%" PRIu64,
+                  self->stats.bad - self->bad_warned);
+        snprintf (total, sizeof total, "%" PRIu64, self->stats.bad);
+        log_ev_warn ("bus_bad_dropped", "why", why, "since_last_warning", since,
+                     "total", total, NULL);
         self->bad_warn_ms = now;
         self->bad_warned = self->stats.bad;
     }

@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -463,7 +464,7 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
     frame_t *frame = gateway_frame (self, FRAME_OPEN, session);
     if (frame && ip_hash && strlen (ip_hash) == ID_STRLEN)
         frame_set_payload (frame, ip_hash, ID_STRLEN);
-    log_debug ("session %s: open", session_id (session));
+    log_ev_debug ("session_opened", "session", session_id (session), NULL);
     if (gateway_send (self, &frame))
         gateway_send_error (self, session, "unavailable",
                             "the matcher cannot be reached; try again");
@@ -484,7 +485,7 @@ gateway_session_close (gateway_t *self, session_t **slot_p)
         if (gateway_send (self, &frame))
             log_warn ("session %s: CLOSE not sent", session_id (session));
     }
-    log_debug ("session %s: closed", session_id (session));
+    log_ev_debug ("session_closed", "session", session_id (session), NULL);
     roster_remove (self->roster, session_id (session));
     session_destroy (slot_p);
     s_online_update (self);
@@ -734,8 +735,10 @@ gateway_new (const config_t *config)
         log_error ("gateway: cannot listen on %s", self->config.http);
         goto fail;
     }
-    log_info ("gateway %s: listening on port %d", self->config.gateway_id,
-              port);
+    char port_text[16];
+    snprintf (port_text, sizeof port_text, "%d", port);
+    log_ev_info ("listening", "gateway", self->config.gateway_id, "port",
+                 port_text, NULL);
 
     if (bus_attach (self->bus, self->vhost, GATEWAY_PROTOCOL_BUS))
         goto fail;
@@ -798,11 +801,14 @@ s_drain_tick (gateway_t *self)
         if (self->bus && self->announced) {
             frame_t *bye = gateway_frame (self, FRAME_BYE, NULL);
             if (gateway_send (self, &bye))
-                log_warn ("gateway: BYE not sent");
+                log_ev_warn ("bye_not_sent", "gateway", self->config.gateway_id,
+                             NULL);
             self->announced = false;
         }
-        log_info ("gateway %s: closing %zu connections",
-                  self->config.gateway_id, roster_size (self->roster));
+        char count[24];
+        snprintf (count, sizeof count, "%zu", roster_size (self->roster));
+        log_ev_info ("drain_closing", "gateway", self->config.gateway_id,
+                     "connections", count, NULL);
     }
     roster_foreach (self->roster, s_wake_due, self);
 }
@@ -817,9 +823,11 @@ gateway_drain (gateway_t *self)
     //  before any connection closes.
     self->stopping = true;
     self->close_at = clock_mono_ms () + (uint64_t) self->config.drain_delay_ms;
-    log_info ("gateway %s: draining %zu connections (closing in %d ms)",
-              self->config.gateway_id, roster_size (self->roster),
-              self->config.drain_delay_ms);
+    char count[24], delay[16];
+    snprintf (count, sizeof count, "%zu", roster_size (self->roster));
+    snprintf (delay, sizeof delay, "%d", self->config.drain_delay_ms);
+    log_ev_info ("drain_started", "gateway", self->config.gateway_id,
+                 "connections", count, "closing_in_ms", delay, NULL);
     s_drain_tick (self);
 }
 
@@ -869,9 +877,12 @@ gateway_destroy (gateway_t **self_p)
         //  and tell their partners at once.
         frame_t *bye = gateway_frame (self, FRAME_BYE, NULL);
         if (gateway_send (self, &bye))
-            log_warn ("gateway: BYE not sent");
-        log_info ("gateway %s: stopping with %zu connections",
-                  self->config.gateway_id, roster_size (self->roster));
+            log_ev_warn ("bye_not_sent", "gateway", self->config.gateway_id,
+                         NULL);
+        char count[24];
+        snprintf (count, sizeof count, "%zu", roster_size (self->roster));
+        log_ev_info ("stopping", "gateway", self->config.gateway_id,
+                     "connections", count, NULL);
     }
     //  The bus goes first: closing the connections below must not touch
     //  it (stopping skips CLOSE frames; BYE covered them).

@@ -66,7 +66,11 @@ main (int argc, char **argv)
            && clock_mono_ms () < deadline)
         if (gateway_service (gateway))
             break;
-    log_info ("gateway: shutting down");
+    log_ev_info ("drain_done", "outcome",
+                 gateway_drained (gateway) ? "drained"
+                 : s_interrupted           ? "second_signal"
+                                           : "deadline",
+                 NULL);
     gateway_destroy (&gateway);
     return 0;
 }

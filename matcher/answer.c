@@ -27,9 +27,9 @@ answer_matched (publisher_t *pub, const char *sid, const char *gw,
                 const char *mode, const char *shared)
 {
     size_t shared_len = strlen (shared);
-    log_info ("match %s (%s%s%s): %s on %s (initiator) + %s on %s", mid, mode,
-              shared_len ? ", shared " : "", shared_len ? "interests" : "", sid,
-              gw, cand, cand_gw);
+    log_ev_info ("match_made", "match", mid, "mode", mode, "session", sid,
+                 "gateway", gw, "partner", cand, "partner_gateway", cand_gw,
+                 "shared_interests", shared_len ? "yes" : "no", NULL);
     publisher_emit (pub, FRAME_MATCHED, gw, sid, cand, mid, FRAME_F_INITIATOR,
                     mode, shared, shared_len);
     publisher_emit (pub, FRAME_MATCHED, cand_gw, cand, sid, mid, 0, mode,
@@ -74,8 +74,8 @@ answer_leave (publisher_t *pub, const frame_t *f, const char *status,
         const char *partner = answer_str (reply, 1);
         const char *partner_gw = answer_str (reply, 2);
         const char *mid = answer_str (reply, 3);
-        log_info ("match %s ended: %s %s", mid, f->session,
-                  f->kind == FRAME_CLOSE ? "closed" : "left");
+        log_ev_info ("match_ended", "match", mid, "session", f->session, "how",
+                     f->kind == FRAME_CLOSE ? "closed" : "left", NULL);
         if (*partner_gw)
             publisher_emit (pub, FRAME_PARTNER_LEFT, partner_gw, partner,
                             f->session, mid, 0, "", NULL, 0);

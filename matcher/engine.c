@@ -231,11 +231,12 @@ s_unavailable (engine_t *self, s_job_t *job)
             && zlist_append (self->backlog, job) == 0)
             return;
         self->n_backlog_drops++;
-        ratelog_warn (&self->limit_backlog,
-                      "redis down and backlog full: lost a %s frame of %s "
-                      "(%" PRIu64 " lost so far)",
-                      frame_kind_name (f->kind), f->gateway,
-                      self->n_backlog_drops);
+        char lost[24];
+        snprintf (lost, sizeof lost, "%" PRIu64, self->n_backlog_drops);
+        ratelog_event (&self->limit_backlog, "backlog_drop",
+                       "redis down and backlog full: lost a frame", "kind",
+                       frame_kind_name (f->kind), "gateway", f->gateway, "lost",
+                       lost, NULL);
         break;
     case FRAME_FIND:
     case FRAME_SIGNAL:
@@ -326,12 +327,15 @@ s_on_reply (redisReply *reply, void *arg)
         if (status) {
             int told = answer_gw_dead (self->pub, f, status, reply);
             if (told < 0) {
-                log_info ("gateway %s: another matcher still hears it; kept",
-                          f->gateway);
+                log_ev_info ("gateway_kept", "gateway", f->gateway, "why",
+                             "another matcher still hears it", NULL);
                 gateways_beat (self->gateways, f->gateway, clock_mono_ms ());
-            } else
-                log_info ("gateway %s cleaned up: %d partners told", f->gateway,
-                          told);
+            } else {
+                char partners[16];
+                snprintf (partners, sizeof partners, "%d", told);
+                log_ev_info ("gateway_cleaned_up", "gateway", f->gateway,
+                             "partners_told", partners, NULL);
+            }
         }
         break;
     default: //  OPEN, HELLO, HEARTBEAT: no answer
@@ -348,10 +352,10 @@ s_on_beat (engine_t *self, frame_t *frame)
     gateways_set_sessions (self->gateways, frame->gateway,
                            frame->kind == FRAME_HEARTBEAT ? frame->flags : 0);
     if (rc == 1)
-        log_info ("gateway %s up (%s)", frame->gateway,
-                  frame_kind_name (frame->kind));
+        log_ev_info ("gateway_up", "gateway", frame->gateway, "by",
+                     frame_kind_name (frame->kind), NULL);
     else if (rc == 0 && frame->kind == FRAME_HELLO)
-        log_info ("gateway %s said hello again", frame->gateway);
+        log_ev_info ("gateway_hello_again", "gateway", frame->gateway, NULL);
     if (!store_ready (self->store)) {
         frame_destroy (&frame);
         return;
@@ -412,7 +416,7 @@ s_dispatch (engine_t *self, frame_t *frame)
         s_on_beat (self, frame);
         return;
     case FRAME_BYE:
-        log_info ("gateway %s said bye", frame->gateway);
+        log_ev_info ("gateway_bye", "gateway", frame->gateway, NULL);
         gateways_remove (self->gateways, frame->gateway);
         s_gateway_dead (self, frame->gateway, 0);
         frame_destroy (&frame);
@@ -554,8 +558,10 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     gateways_expire (self->gateways, now - timeout, dead);
     for (const char *gw = (const char *) zlist_first (dead); gw;
          gw = (const char *) zlist_next (dead)) {
-        log_warn ("gateway %s dead: no heartbeat for %" PRIu64 " ms", gw,
-                  timeout);
+        char silent[24];
+        snprintf (silent, sizeof silent, "%" PRIu64, timeout);
+        log_ev_warn ("gateway_dead", "gateway", gw, "why", "no heartbeat",
+                     "silent_ms", silent, NULL);
         s_gateway_dead (self, gw, clock_wall_ms () - timeout);
     }
     zlist_destroy (&dead);
@@ -612,9 +618,11 @@ s_on_gateways (redisReply *reply, void *arg)
         if (!gateways_id_valid (gw) || gateways_has (self->gateways, gw))
             continue;
         if (last + timeout < wall) {
-            log_warn ("gateway %s dead: last heartbeat %" PRIu64
-                      " ms ago, while the matcher was away",
-                      gw, wall - last);
+            char silent[24];
+            snprintf (silent, sizeof silent, "%" PRIu64, wall - last);
+            log_ev_warn ("gateway_dead", "gateway", gw, "why",
+                         "no heartbeat while the matcher was away", "silent_ms",
+                         silent, NULL);
             s_gateway_dead (self, gw, wall - timeout);
         } else {
             log_info ("gateway %s known from redis; waiting for its heartbeat",
@@ -724,9 +732,9 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         engine_destroy (&self);
         return NULL;
     }
-    log_info ("matcher %s listening: bus_in %s, bus_out %s, redis %s",
-              config->matcher_id, config->bus_in, config->bus_out,
-              config->redis_url);
+    log_ev_info ("matcher_started", "matcher", config->matcher_id, "bus_in",
+                 config->bus_in, "bus_out", config->bus_out, "redis",
+                 config->redis_url, NULL);
     return self;
 }
 

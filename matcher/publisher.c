@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
@@ -128,10 +129,11 @@ s_send (publisher_t *self, const char *gw, const uint8_t *data, size_t size)
     if (zmq_send (socket, topic, len + 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
         || zmq_send (socket, data, size, ZMQ_DONTWAIT) == -1) {
         self->drops++;
-        ratelog_warn (&self->limit,
-                      "bus_out refused a frame for %s: %s (%" PRIu64
-                      " dropped so far)",
-                      gw, zmq_strerror (zmq_errno ()), self->drops);
+        char dropped[24];
+        snprintf (dropped, sizeof dropped, "%" PRIu64, self->drops);
+        ratelog_event (&self->limit, "bus_drop", "bus_out refused a frame",
+                       "gateway", gw, "error", zmq_strerror (zmq_errno ()),
+                       "dropped", dropped, NULL);
     } else
         tap_frame (self->tap, TAP_OUT, data, size);
 }

@@ -20,4 +20,9 @@ typedef struct {
 void ratelog_warn (ratelog_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+//  The same as a structured warning (log_event_text): `text` heads "msg",
+//  then come the NULL-terminated key/value pairs, borrowed for the call.
+void ratelog_event (ratelog_t *self, const char *event, const char *text, ...)
+    __attribute__ ((sentinel));
+
 #endif

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis/async.h>
@@ -181,9 +182,17 @@ s_on_loaded (redisAsyncContext *ac, void *r, void *privdata)
     char *sha = (char *) privdata; //  one of store->sha[]
     if (!reply)
         return;
-    if (reply->type == REDIS_REPLY_STRING && reply->len == SHA_LEN)
+    if (reply->type == REDIS_REPLY_STRING && reply->len == SHA_LEN) {
         memcpy (sha, reply->str, SHA_LEN + 1);
-    else {
+        int loaded = 0;
+        for (int i = 0; i < SCRIPT_COUNT; i++)
+            loaded += self->sha[i][0] != 0;
+        if (loaded == SCRIPT_COUNT) {
+            char count[16];
+            snprintf (count, sizeof count, "%d", loaded);
+            log_ev_info ("redis_scripts_loaded", "scripts", count, NULL);
+        }
+    } else {
         self->errors++;
         log_error ("redis: SCRIPT LOAD failed: %s",
                    reply->type == REDIS_REPLY_ERROR ? reply->str
@@ -214,8 +223,11 @@ s_down (store_t *self, const char *what, const char *why)
         return;
     self->errors++;
     if (!self->down_logged) {
-        log_warn ("redis %s: %s; reconnecting with backoff up to %d ms", what,
-                  why && *why ? why : "unknown error", BACKOFF_MAX_MS);
+        char backoff[16];
+        snprintf (backoff, sizeof backoff, "%d", BACKOFF_MAX_MS);
+        log_ev_warn ("redis_disconnected", "what", what, "error",
+                     why && *why ? why : "unknown error", "backoff_max_ms",
+                     backoff, NULL);
         self->down_logged = 1;
     }
     self->timer_id = zloop_timer (self->loop, (size_t) self->backoff_ms, 1,
@@ -238,10 +250,13 @@ s_on_connect (const redisAsyncContext *ac, int status)
     self->backoff_ms = BACKOFF_MIN_MS;
     self->down_logged = 0;
     if (self->config->redis_unix[0])
-        log_info ("redis connected (%s)", self->config->redis_unix);
-    else
-        log_info ("redis connected (%s:%d)", self->config->redis_host,
-                  self->config->redis_port);
+        log_ev_info ("redis_connected", "unix", self->config->redis_unix, NULL);
+    else {
+        char port[16];
+        snprintf (port, sizeof port, "%d", self->config->redis_port);
+        log_ev_info ("redis_connected", "host", self->config->redis_host,
+                     "port", port, NULL);
+    }
     for (int i = 0; i < SCRIPT_COUNT; i++)
         redisAsyncCommand (self->ac, s_on_loaded, self->sha[i],
                            "SCRIPT LOAD %s", script_source (i));

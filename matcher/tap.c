@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -145,10 +146,11 @@ tap_frame (tap_t *self, tap_dir_t dir, const void *data, size_t size)
     if (zmq_send (socket, name, strlen (name), ZMQ_SNDMORE | ZMQ_DONTWAIT)
         == -1) {
         self->drops++;
-        ratelog_warn (&self->limit,
-                      "tap: a subscriber is full, dropped a frame (%" PRIu64
-                      " so far)",
-                      self->drops);
+        char dropped[24];
+        snprintf (dropped, sizeof dropped, "%" PRIu64, self->drops);
+        ratelog_event (&self->limit, "tap_drop",
+                       "tap: a subscriber is full, dropped a frame", "dropped",
+                       dropped, NULL);
         return;
     }
     zmq_send (socket, stamp, sizeof stamp, ZMQ_SNDMORE | ZMQ_DONTWAIT);

@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -79,10 +80,14 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         || !zframe_streq (mechanism, "CURVE") || !key
         || zframe_size (key) != 32) {
         self->denied++;
-        ratelog_warn (&self->limit,
-                      "zap: refused a malformed or non-CURVE handshake from "
-                      "%s (%" PRIu64 " refused so far)",
-                      peer, self->denied);
+        char text[160], count[24];
+        snprintf (count, sizeof count, "%" PRIu64, self->denied);
+        snprintf (text, sizeof text,
+                  "zap: refused a malformed or non-CURVE handshake from %s (%s "
+                  "refused so far)",
+                  peer, count);
+        ratelog_event (&self->limit, "zap_refused", text, "reason", "not_curve",
+                       "peer", peer, "refused", count, NULL);
         s_reply (self, request_id, "400", "CURVE only", "");
         request_id = NULL;
     } else {
@@ -96,11 +101,16 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
             s_reply (self, request_id, "200", "OK", name ? name : "");
         } else {
             self->denied++;
-            ratelog_warn (&self->limit,
-                          "zap: refused CURVE client %.8s... from %s: key "
-                          "not in MEGLE_CURVE_CLIENTS (%" PRIu64
-                          " refused so far)",
-                          z85, peer, self->denied);
+            char text[192], count[24], short_key[12];
+            snprintf (count, sizeof count, "%" PRIu64, self->denied);
+            snprintf (short_key, sizeof short_key, "%.8s...", z85);
+            snprintf (text, sizeof text,
+                      "zap: refused CURVE client %s from %s: key not in "
+                      "MEGLE_CURVE_CLIENTS (%s refused so far)",
+                      short_key, peer, count);
+            ratelog_event (&self->limit, "zap_refused", text, "reason",
+                           "unknown_key", "key", short_key, "peer", peer,
+                           "refused", count, NULL);
             s_reply (self, request_id, "400", "unknown client key", "");
         }
         request_id = NULL;

@@ -8,18 +8,16 @@
 //  1..FUZZ_CHAT_MAX bytes (small, so that too_long is reached) and
 //  round-trip through the relayed chat. abort() on any violation.
 //
-//  Built with -DMEGLE_LIBFUZZER it is a libFuzzer target; without it, main()
-//  replays every file (or every file in each directory) named on argv, so
-//  the corpus is a ctest (fuzz.envelope.replay).
+//  Built with -DMEGLE_LIBFUZZER it is a libFuzzer target; linked with
+//  fuzz_replay.c instead, it replays every file (or every file in each
+//  directory) named on argv, so the corpus is a ctest (fuzz.envelope.replay).
 
 #include "envelope.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define FUZZ_CHAT_MAX 64
 
@@ -231,83 +229,3 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     free (copy);
     return 0;
 }
-
-#ifndef MEGLE_LIBFUZZER
-
-static int
-s_replay_file (const char *path)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file) {
-        fprintf (stderr, "fuzz_envelope: cannot open %s\n", path);
-        return -1;
-    }
-    size_t cap = 4096, size = 0;
-    uint8_t *buf = malloc (cap);
-    while (buf) {
-        size_t n = fread (buf + size, 1, cap - size, file);
-        size += n;
-        if (size < cap)
-            break;
-        uint8_t *bigger = realloc (buf, cap * 2);
-        if (!bigger) {
-            free (buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    fclose (file);
-    if (!buf)
-        return -1;
-    //  an exactly-sized copy, so that reading past size is an ASan error
-    uint8_t *exact = malloc (size ? size : 1);
-    if (exact) {
-        memcpy (exact, buf, size);
-        LLVMFuzzerTestOneInput (exact, size);
-    }
-    free (exact);
-    free (buf);
-    return exact ? 0 : -1;
-}
-
-int
-main (int argc, char **argv)
-{
-    int files = 0, errors = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat (argv[i], &st)) {
-            fprintf (stderr, "fuzz_envelope: cannot stat %s\n", argv[i]);
-            errors++;
-            continue;
-        }
-        if (!S_ISDIR (st.st_mode)) {
-            errors += s_replay_file (argv[i]) ? 1 : 0;
-            files++;
-            continue;
-        }
-        DIR *dir = opendir (argv[i]);
-        if (!dir) {
-            errors++;
-            continue;
-        }
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (entry->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf (path, sizeof path, "%s/%s", argv[i], entry->d_name);
-            if (stat (path, &st) || !S_ISREG (st.st_mode))
-                continue;
-            errors += s_replay_file (path) ? 1 : 0;
-            files++;
-        }
-        closedir (dir);
-    }
-    printf ("fuzz_envelope: replayed %d files, %d errors\n", files, errors);
-    return errors || files == 0 ? 1 : 0;
-}
-
-#endif

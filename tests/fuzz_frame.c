@@ -1,6 +1,6 @@
-//  fuzz_frame - libFuzzer target for frame_decode, and (without
-//  MEGLE_LIBFUZZER) a replay program that runs corpus files through the
-//  same function as a plain ctest.
+//  fuzz_frame - libFuzzer target for frame_decode; linked with
+//  fuzz_replay.c instead of libFuzzer, it replays the corpus files through
+//  the same function as a plain ctest (fuzz.frame.replay).
 //
 //  Every input that decodes must re-encode, decode again to an equal frame,
 //  and render as valid JSON into any buffer; a mismatch abort()s.
@@ -11,7 +11,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,77 +76,3 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     frame_destroy (&frame);
     return 0;
 }
-
-#ifndef MEGLE_LIBFUZZER
-//  Replay: each argument is a file or a directory of files (not recursed).
-
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int
-s_run_file (const char *path)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file) {
-        fprintf (stderr, "fuzz_frame: cannot open %s\n", path);
-        return -1;
-    }
-    uint8_t *data = NULL;
-    size_t size = 0;
-    uint8_t chunk[4096];
-    size_t got;
-    while ((got = fread (chunk, 1, sizeof chunk, file)) > 0) {
-        //  Exactly-sized buffer, so a sanitizer sees any over-read.
-        uint8_t *bigger = realloc (data, size + got);
-        if (!bigger) {
-            free (data);
-            fclose (file);
-            return -1;
-        }
-        data = bigger;
-        memcpy (data + size, chunk, got);
-        size += got;
-    }
-    fclose (file);
-    LLVMFuzzerTestOneInput (data ? data : chunk, size);
-    free (data);
-    return 0;
-}
-
-int
-main (int argc, char *argv[])
-{
-    int files = 0;
-    int failed = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat (argv[i], &st)) {
-            fprintf (stderr, "fuzz_frame: no such path %s\n", argv[i]);
-            failed++;
-            continue;
-        }
-        if (!S_ISDIR (st.st_mode)) {
-            failed += s_run_file (argv[i]) ? 1 : 0;
-            files++;
-            continue;
-        }
-        DIR *dir = opendir (argv[i]);
-        if (!dir) {
-            failed++;
-            continue;
-        }
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            char path[4096];
-            snprintf (path, sizeof path, "%s/%s", argv[i], entry->d_name);
-            if (stat (path, &st) || !S_ISREG (st.st_mode))
-                continue;
-            failed += s_run_file (path) ? 1 : 0;
-            files++;
-        }
-        closedir (dir);
-    }
-    printf ("fuzz_frame: %d inputs replayed, %d unreadable\n", files, failed);
-    return failed || files == 0 ? 1 : 0;
-}
-#endif

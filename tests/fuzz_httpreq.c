@@ -9,18 +9,16 @@
 //  nothing, and a smaller cap only ever turns "partial" into "too large".
 //  abort() on any violation.
 //
-//  Built with -DMEGLE_LIBFUZZER it is a libFuzzer target; without it, main()
-//  replays every file (or every file in each directory) named on argv, so
-//  the corpus is a ctest (fuzz.httpreq.replay).
+//  Built with -DMEGLE_LIBFUZZER it is a libFuzzer target; linked with
+//  fuzz_replay.c instead, it replays every file (or every file in each
+//  directory) named on argv, so the corpus is a ctest (fuzz.httpreq.replay).
 
 #include "http_request.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define SMALL_MAX 64
 
@@ -124,60 +122,3 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                  "a small cap never accepts what a big one refuses");
     return 0;
 }
-
-#ifndef MEGLE_LIBFUZZER
-
-static int
-s_replay_file (const char *path)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file) {
-        fprintf (stderr, "fuzz_httpreq: cannot open %s\n", path);
-        return -1;
-    }
-    uint8_t buf[HTTP_REQUEST_MAX * 2];
-    size_t size = fread (buf, 1, sizeof buf, file);
-    fclose (file);
-    LLVMFuzzerTestOneInput (buf, size);
-    return 0;
-}
-
-int
-main (int argc, char **argv)
-{
-    int files = 0, errors = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat (argv[i], &st)) {
-            fprintf (stderr, "fuzz_httpreq: cannot stat %s\n", argv[i]);
-            errors++;
-            continue;
-        }
-        if (!S_ISDIR (st.st_mode)) {
-            errors += s_replay_file (argv[i]) ? 1 : 0;
-            files++;
-            continue;
-        }
-        DIR *dir = opendir (argv[i]);
-        if (!dir) {
-            errors++;
-            continue;
-        }
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (entry->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf (path, sizeof path, "%s/%s", argv[i], entry->d_name);
-            if (stat (path, &st) || !S_ISREG (st.st_mode))
-                continue;
-            errors += s_replay_file (path) ? 1 : 0;
-            files++;
-        }
-        closedir (dir);
-    }
-    printf ("fuzz_httpreq: replayed %d files, %d errors\n", files, errors);
-    return errors || files == 0 ? 1 : 0;
-}
-
-#endif

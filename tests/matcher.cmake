@@ -5,6 +5,7 @@ find_program (REDIS_SERVER redis-server)
 add_executable (test_lua test_lua.c)
 target_link_libraries (test_lua PRIVATE megle_matcher_core PkgConfig::HIREDIS
                        PkgConfig::CHECK project_options)
+target_include_directories (test_lua PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 if (REDIS_SERVER)
     add_test (NAME redis.lua COMMAND test_lua ${REDIS_SERVER})
     set_tests_properties (redis.lua PROPERTIES TIMEOUT 120)

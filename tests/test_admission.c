@@ -4,6 +4,7 @@
 //  per-address connection caps with their hash table.
 
 #include "admission.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -233,12 +234,4 @@ s_suite (void)
     return suite;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MEGLE_CHECK_MAIN (s_suite)

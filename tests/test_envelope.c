@@ -5,6 +5,7 @@
 //  signal and building the relayed envelope (run by hand; not asserted).
 
 #include "envelope.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -1129,9 +1130,5 @@ main (int argc, char **argv)
 {
     if (argc > 1 && strcmp (argv[1], "--bench") == 0)
         return s_bench ();
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main_run (s_suite ());
 }

@@ -4,6 +4,7 @@
 //  and frame_to_json escaping, truncation and buffer bounds.
 
 #include "frame.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -971,12 +972,4 @@ s_suite (void)
     return suite;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MEGLE_CHECK_MAIN (s_suite)

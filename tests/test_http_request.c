@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http_request.h"
+#include "check_main.h"
 
 static int
 s_parse (const char *text, http_request_t *req)
@@ -147,12 +148,4 @@ s_suite (void)
     return s;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? 1 : 0;
-}
+MEGLE_CHECK_MAIN (s_suite)

@@ -1,6 +1,7 @@
 //  test_id - random ids, their validation, gateway ids and the salted hash.
 
 #include "id.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -117,12 +118,4 @@ s_suite (void)
     return suite;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MEGLE_CHECK_MAIN (s_suite)

@@ -24,6 +24,7 @@
 #include <hiredis/hiredis.h>
 
 #include "scripts.h"
+#include "check_main.h"
 
 //  The scripts' clock and knobs in these tests: now (ms), the interest
 //  wait, the re-match block. FIND_TAIL ends a find for video without
@@ -1424,10 +1425,7 @@ main (int argc, char **argv)
         s_redis_stop ();
         return 1;
     }
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
+    int rc = check_main_run (s_suite ());
     s_redis_stop ();
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -2,6 +2,7 @@
 //  one answer per refusal period, byte costs, find_match, flood detection.
 
 #include "ratelimit.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -228,12 +229,4 @@ s_suite (void)
     return suite;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MEGLE_CHECK_MAIN (s_suite)

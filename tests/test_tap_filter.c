@@ -12,6 +12,7 @@
 #include "proto/frame.h"
 #include "record.h"
 #include "show.h"
+#include "check_main.h"
 
 #define SID_A "0123456789abcdef0123456789abcdef"
 #define SID_B "fedcba9876543210fedcba9876543210"
@@ -453,12 +454,4 @@ s_suite (void)
     return suite;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? 1 : 0;
-}
+MEGLE_CHECK_MAIN (s_suite)

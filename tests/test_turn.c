@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "turn.h"
+#include "check_main.h"
 
 #define SID "0123456789abcdef0123456789abcdef"
 
@@ -176,12 +177,4 @@ s_suite (void)
     return s;
 }
 
-int
-main (void)
-{
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed ? 1 : 0;
-}
+MEGLE_CHECK_MAIN (s_suite)
