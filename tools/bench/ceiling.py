@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-Q, GWS = '{megle}:q', '{megle}:gws'
+GWS = '{megle}:gws'
 
 
 def resp(*args):
@@ -81,21 +81,28 @@ def main(argv):
         sha[name] = cli(port, 'SCRIPT', 'LOAD', body)
 
     def ev(name, *args):
-        return resp('EVALSHA', sha[name], 2, Q, GWS, *args)
+        return resp('EVALSHA', sha[name], 1, GWS, *args)
 
     a = ['a%031d' % n for n in range(pairs)]
     b = ['b%031d' % n for n in range(pairs)]
     setup = ''.join(ev('open', s, 'gw-1', 'h' * 32, 86400) for s in a + b)
     pipe(port, setup)
-    match = ''.join(ev('find', a[n], 'gw-1', 'm%031d' % n, 600, 86400)
-                    + ev('find', b[n], 'gw-1', 'n%031d' % n, 600, 86400)
+    now = int(time.time() * 1000)
+    #  find ARGV: sid, gw, mid, match_ttl, session_ttl, mode, interests,
+    #  now_ms, interest wait_ms (matcher/lua/find.lua).
+    match = ''.join(ev('find', a[n], 'gw-1', 'm%031d' % n, 600, 86400,
+                       'video', '', now, 0)
+                    + ev('find', b[n], 'gw-1', 'n%031d' % n, 600, 86400,
+                         'video', '', now, 0)
                     + ev('leave', b[n], a[n], 86400, 0, 0)
                     for n in range(pairs))
     t_match = pipe(port, match)
     check = cli(port, 'HGET', '{megle}:s:' + a[-1], 'state')
     #  Match the pairs again (untimed), then route signals inside them.
-    rematch = ''.join(ev('find', a[n], 'gw-1', 'r%031d' % n, 600, 86400)
-                      + ev('find', b[n], 'gw-1', 's%031d' % n, 600, 86400)
+    rematch = ''.join(ev('find', a[n], 'gw-1', 'r%031d' % n, 600, 86400,
+                         'video', '', now, 0)
+                      + ev('find', b[n], 'gw-1', 's%031d' % n, 600, 86400,
+                           'video', '', now, 0)
                       for n in range(pairs))
     pipe(port, rematch)
     route = ''.join(ev('route', a[n], b[n], 's%031d' % n)
