@@ -32,9 +32,10 @@ dc() { docker compose -p "$project" -f "$file" "$@"; }
 #  Engine
 if ! docker info >/dev/null 2>&1; then
     engine=$(dirname "$repo")/shared/tools/docker-engine
-    if [ -x "$engine" ]; then
+    if [ -f "$engine" ]; then
+        #  Run through bash: the CI copy of shared/ may lack exec bits.
         say "no Docker engine: $engine up"
-        timeout 900 "$engine" up
+        timeout 900 bash "$engine" up
     fi
 fi
 if ! docker info >/dev/null 2>&1 || ! docker compose version >/dev/null 2>&1; then
