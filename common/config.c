@@ -45,7 +45,7 @@ typedef struct {
 
 static check_fn s_check_redis, s_check_http, s_check_id, s_check_nonempty;
 static check_fn s_check_stun, s_check_turn, s_check_matcher_http;
-static check_fn s_check_proxies;
+static check_fn s_check_proxies, s_check_event_loop;
 
 #define F(field) offsetof (config_t, field)
 
@@ -54,6 +54,8 @@ static const knob_t s_knobs[] = {
      "minimum level logged: debug, info, warn or error"},
     {"REDIS_URL", KNOB_STR, F (redis_url), "redis://127.0.0.1:6379", 0, 0, MT,
      NULL, 0, s_check_redis, "redis://host[:port] or unix:///path/to.sock"},
+    {"REDIS_TIMEOUT_MS", KNOB_INT, F (redis_timeout_ms), "2000", 100, 60000, MT,
+     NULL, 0, NULL, "a Redis call unanswered this long: reconnect, ms"},
     {"TAP", KNOB_STR, F (tap), "tcp://127.0.0.1:5557", 0, 0, MT | TP, NULL, 0,
      NULL, "ZeroMQ endpoint of the tap socket (matcher: \"\" = none)"},
     {"MATCH_TTL", KNOB_INT, F (match_ttl), "600", 10, 86400, MT, NULL, 0, NULL,
@@ -70,11 +72,14 @@ static const knob_t s_knobs[] = {
     {"REMATCH_BLOCK_MS", KNOB_INT, F (rematch_block_ms), "60000", 0, 3600000,
      MT, NULL, 0, NULL,
      "no re-match of two who just parted (if others wait), ms"},
+    {"BATCH_MAX", KNOB_INT, F (batch_max), "64", 1, 1024, MT, NULL, 0, NULL,
+     "frames per Redis script call (batch.lua); 1 = one each"},
     {"BUS_IN", KNOB_STR, F (bus_in), "tcp://127.0.0.1:5555", 0, 0, GW | MT,
      NULL, 0, s_check_nonempty,
-     "endpoint the matcher binds and gateways PUSH to"},
+     "matcher binds it; gateway PUSHes: comma list, 1/matcher"},
     {"BUS_OUT", KNOB_STR, F (bus_out), "tcp://127.0.0.1:5556", 0, 0, ALL, NULL,
-     0, s_check_nonempty, "endpoint the matcher PUBlishes on, gateways SUB to"},
+     0, s_check_nonempty,
+     "matcher PUBlishes; gateway SUBs: list in BUS_IN's order"},
     {"BUS_HWM", KNOB_INT, F (bus_hwm), "100000", 1000, 10000000, GW | MT, NULL,
      0, NULL, "ZeroMQ high-water mark of the bus sockets, messages"},
     {"HEARTBEAT_MS", KNOB_INT, F (heartbeat_ms), "1000", 50, 60000, GW | MT,
@@ -100,6 +105,10 @@ static const knob_t s_knobs[] = {
     {"MATCHER_TIMEOUT_MS", KNOB_INT, F (matcher_timeout_ms), "5000", 500,
      600000, GW, NULL, 0, NULL,
      "no matcher heartbeat this long: gateway not ready, ms"},
+    {"EVENT_LOOP", KNOB_STR, F (event_loop), "epoll", 0, 0, GW, NULL, 0,
+     s_check_event_loop, "epoll (libev, the default) or poll (lws' own)"},
+    {"REUSEPORT", KNOB_INT, F (reuseport), "0", 0, 1, GW, NULL, 0, NULL,
+     "1 = listen with SO_REUSEPORT: gateways share one port"},
     {"DRAIN_DELAY_MS", KNOB_INT, F (drain_delay_ms), "1000", 0, 600000, GW,
      NULL, 0, NULL, "SIGTERM: not ready this long before closing, ms"},
     {"DRAIN_JITTER_MS", KNOB_INT, F (drain_jitter_ms), "500", 0, 60000, GW,
@@ -367,6 +376,17 @@ s_check_nonempty (config_t *config, const char *value, char *why,
     return -1;
 }
 
+static int
+s_check_event_loop (config_t *config, const char *value, char *why,
+                    size_t why_size)
+{
+    (void) config;
+    if (strcmp (value, "epoll") == 0 || strcmp (value, "poll") == 0)
+        return 0;
+    snprintf (why, why_size, "must be epoll or poll");
+    return -1;
+}
+
 //  A comma list of IPv4/IPv6 addresses, each optionally /prefix; blanks
 //  around items are allowed. (The gateway's admission module parses it
 //  again for use; this only refuses a bad value at startup.)
@@ -480,6 +500,54 @@ s_generate (config_t *config, const knob_t *knob, char *err, size_t err_size)
     return 0;
 }
 
+int
+config_list_split (const char *list, char (*items)[CONFIG_STR_MAX], int max)
+{
+    int count = 0;
+    const char *p = list;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        size_t len = (size_t) (last - p);
+        if (len == 0 || len >= CONFIG_STR_MAX || count >= max)
+            return -1;
+        memcpy (items[count], p, len);
+        items[count][len] = '\0';
+        count++;
+        if (*end == '\0')
+            return count;
+        p = end + 1;
+    }
+}
+
+//  The gateway's MEGLE_BUS_IN and MEGLE_BUS_OUT: lists of equal length,
+//  one endpoint per matcher, paired by position.
+static int
+s_check_bus_lists (const config_t *config, char *err, size_t err_size)
+{
+    char items[CONFIG_LIST_MAX][CONFIG_STR_MAX];
+    int in = config_list_split (config->bus_in, items, CONFIG_LIST_MAX);
+    int out = config_list_split (config->bus_out, items, CONFIG_LIST_MAX);
+    if (in < 0 || out < 0)
+        snprintf (err, err_size,
+                  "MEGLE_BUS_%s: a comma list of 1..%d endpoints, none empty",
+                  in < 0 ? "IN" : "OUT", CONFIG_LIST_MAX);
+    else if (in != out)
+        snprintf (err, err_size,
+                  "MEGLE_BUS_IN has %d endpoints, MEGLE_BUS_OUT %d: they "
+                  "pair by position, one of each per matcher",
+                  in, out);
+    else
+        return 0;
+    return -1;
+}
+
 //  The knob whose flag is arg (after "--", up to '=' or the end), or NULL.
 static const knob_t *
 s_knob_by_flag (const char *arg, size_t len)
@@ -563,6 +631,8 @@ config_load (config_t *config, unsigned who, int argc, char **argv, char *err,
             && s_generate (config, knob, err, err_size))
             return -1;
     }
+    if ((who & CONFIG_GATEWAY) && s_check_bus_lists (config, err, err_size))
+        return -1;
     return 0;
 }
 

@@ -17,6 +17,9 @@
 
 #define CONFIG_STR_MAX 256
 
+//  Most matchers a gateway can be given (MEGLE_BUS_IN/BUS_OUT lists).
+#define CONFIG_LIST_MAX 16
+
 typedef enum {
     MEGLE_LOG_DEBUG = 0,
     MEGLE_LOG_INFO = 1,
@@ -32,6 +35,7 @@ typedef struct {
     char redis_host[CONFIG_STR_MAX]; //  parsed from redis_url ("" if
     int redis_port;                  //  unix socket)
     char redis_unix[CONFIG_STR_MAX]; //  parsed: socket path or ""
+    int redis_timeout_ms;            //  MEGLE_REDIS_TIMEOUT_MS
     char tap[CONFIG_STR_MAX];        //  MEGLE_TAP ("" = no tap socket)
     int match_ttl;                   //  MEGLE_MATCH_TTL, seconds
     int session_ttl;                 //  MEGLE_SESSION_TTL, seconds
@@ -40,13 +44,14 @@ typedef struct {
                                      //  "m-<random>")
     int interest_wait_ms;            //  MEGLE_INTEREST_WAIT_MS
     int rematch_block_ms;            //  MEGLE_REMATCH_BLOCK_MS
+    int batch_max;                   //  MEGLE_BATCH_MAX, ops per call
     //  matcher: /healthz, /readyz, /metrics
     char matcher_http[CONFIG_STR_MAX];      //  MEGLE_MATCHER_HTTP ("" = off)
     char matcher_http_host[CONFIG_STR_MAX]; //  parsed from matcher_http
     int matcher_http_port;                  //  parsed (0 = any)
     //  gateway and matcher
-    char bus_in[CONFIG_STR_MAX];  //  MEGLE_BUS_IN
-    char bus_out[CONFIG_STR_MAX]; //  MEGLE_BUS_OUT
+    char bus_in[CONFIG_STR_MAX];  //  MEGLE_BUS_IN (gateway: comma list)
+    char bus_out[CONFIG_STR_MAX]; //  MEGLE_BUS_OUT (gateway: comma list)
     int bus_hwm;                  //  MEGLE_BUS_HWM
     int heartbeat_ms;             //  MEGLE_HEARTBEAT_MS
     //  bus security (CURVE; docs/security.md)
@@ -64,6 +69,8 @@ typedef struct {
     char web_root[CONFIG_STR_MAX];   //  MEGLE_WEB_ROOT
     int max_message;                 //  MEGLE_MAX_MESSAGE, bytes
     int matcher_timeout_ms;          //  MEGLE_MATCHER_TIMEOUT_MS
+    int reuseport;                   //  MEGLE_REUSEPORT 0|1 (SO_REUSEPORT)
+    char event_loop[CONFIG_STR_MAX]; //  MEGLE_EVENT_LOOP epoll|poll
     int drain_ms;                    //  MEGLE_DRAIN_MS
     int drain_delay_ms;              //  MEGLE_DRAIN_DELAY_MS
     int drain_jitter_ms;             //  MEGLE_DRAIN_JITTER_MS
@@ -102,6 +109,14 @@ int config_load (config_t *config, unsigned who, int argc, char **argv,
 //  Print the usage of binary `who` (every knob, its env name, flag,
 //  default and help text) to the stream (a FILE *).
 void config_usage (unsigned who, const char *prog, void *stream);
+
+//  Split a comma-separated list (blanks around items ignored) into at
+//  most max items, each copied NUL-terminated into items[i]. Returns the
+//  number of items, or -1 if an item is empty, longer than
+//  CONFIG_STR_MAX - 1 or there are more than max. Used for the gateway's
+//  MEGLE_BUS_IN / MEGLE_BUS_OUT (one endpoint per matcher).
+int config_list_split (const char *list, char (*items)[CONFIG_STR_MAX],
+                       int max);
 
 //  Parse a log level name ("debug", "info", "warn", "error"). Returns the
 //  level or -1.

@@ -1,17 +1,23 @@
 //  envelope - the browser's JSON messages: parse the client's events,
 //  build the server's.
 //
-//  Parsing is three steps over the caller's bytes, none of which allocates
-//  except cJSON's tree (and a chat message's decoded text):
+//  Parsing builds no tree and allocates nothing on the hot path (only a
+//  chat message's decoded text, and an interest or tag too long for a
+//  stack buffer):
 //
-//  1. json_text_prescan: one pass that refuses what cJSON lets through but
-//     JSON (and the partner's JSON.parse) does not, and nesting too deep
-//     for cJSON's recursive descent (json_text.c).
-//  2. cJSON validates the grammar and gives us the fields.
-//  3. json_text_find_member, a scanner over the ORIGINAL text, locates the
-//     exact bytes of data and data.payload, so that payloads are relayed
-//     byte-for-byte, and of the strings where a \u0000 must be refused
-//     (cJSON would silently cut the decoded string there).
+//  1. json_text_validate walks the text once and checks that it is one
+//     well-formed JSON value within JSON_TEXT_DEPTH_MAX levels, refusing
+//     what JSON (and the partner's JSON.parse) refuses: invalid UTF-8, raw
+//     control characters, bad escapes, unpaired surrogates, numbers such
+//     as 01 or 1. (json_text.c). What it accepts, cJSON accepts too, and
+//     the reverse (the fuzz target checks both ways), so the envelope
+//     answers as the earlier cJSON-based parser did.
+//  2. json_text_find_member, a scanner over that text, locates the exact
+//     bytes of the members megle reads (the first of duplicate keys, as
+//     cJSON does): data and data.payload are relayed byte-for-byte, and
+//     the few strings megle needs are decoded as C strings by
+//     json_text_cstring (cut at a \u0000 escape as cJSON's valuestring
+//     is; the fields where a \u0000 must be refused check the raw bytes).
 //
 //  Interests are normalised here, once, before they reach the bus and
 //  Redis: trimmed, ASCII lower-cased, inner whitespace collapsed to one
@@ -23,7 +29,6 @@
 #include "envelope.h"
 #include "json_text.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,17 +68,45 @@ s_is_space (char c)
            || c == '\v';
 }
 
-//  True if the member `key` of the data object (raw span) is a string
-//  holding a \u0000 escape.
+//  The exact bytes of the first member named key of the object at obj
+//  (obj_len bytes) in *v_p, *n_p; false if there is none.
 static bool
-s_member_has_nul (const envelope_t *out, const char *key)
+s_member (const char *obj, size_t obj_len, const char *key, const char **v_p,
+          size_t *n_p)
 {
-    const char *value;
-    size_t value_len;
-    return json_text_find_member (out->data, out->data + out->data_len, key,
-                                  &value, &value_len)
-               == 0
-           && json_text_has_nul (value, value_len);
+    return json_text_find_member (obj, obj + obj_len, key, v_p, n_p) == 0;
+}
+
+static bool
+s_is_null (const char *v, size_t n)
+{
+    return n == 4 && memcmp (v, "null", 4) == 0;
+}
+
+static bool
+s_is_string (const char *v, size_t n)
+{
+    return n >= 2 && v[0] == '"';
+}
+
+//  The C string of the JSON string v (n bytes): in buf when it fits, else
+//  in a new buffer (*heap_p; the caller frees it). NULL if out of memory.
+static const char *
+s_cstring (const char *v, size_t n, char *buf, size_t size, char **heap_p)
+{
+    *heap_p = NULL;
+    if (json_text_cstring (v, n, buf, size) >= 0)
+        return buf;
+    long len = json_text_cstring (v, n, NULL, 0);
+    if (len < 0)
+        return NULL;
+    char *heap = malloc ((size_t) len + 1);
+    if (!heap || json_text_cstring (v, n, heap, (size_t) len + 1) < 0) {
+        free (heap);
+        return NULL;
+    }
+    *heap_p = heap;
+    return heap;
 }
 
 //  Normalise one interest and add it to out (unless empty or a repeat).
@@ -116,47 +149,70 @@ s_add_interest (envelope_t *out, const char *raw)
     return NULL;
 }
 
+//  Add the interest in the JSON string v (n bytes).
+static const char *
+s_add_interest_json (envelope_t *out, const char *v, size_t n)
+{
+    char buf[256];
+    char *heap;
+    const char *raw = s_cstring (v, n, buf, sizeof buf, &heap);
+    if (!raw)
+        return "find_match: out of memory";
+    const char *why = s_add_interest (out, raw);
+    free (heap);
+    return why;
+}
+
 //  find_match's optional mode, interests and Go-megle's tag.
 static const char *
-s_parse_find (envelope_t *out, const cJSON *data)
+s_parse_find (envelope_t *out)
 {
-    const cJSON *mode = cJSON_GetObjectItemCaseSensitive (data, "mode");
-    if (mode && !cJSON_IsNull (mode)) {
-        if (cJSON_IsString (mode) && mode->valuestring
-            && strcmp (mode->valuestring, "video") == 0)
+    const char *v;
+    size_t n;
+    if (s_member (out->data, out->data_len, "mode", &v, &n)
+        && !s_is_null (v, n)) {
+        char mode[8];
+        long m = s_is_string (v, n)
+                     ? json_text_cstring (v, n, mode, sizeof mode)
+                     : -1;
+        if (m >= 0 && strcmp (mode, "video") == 0)
             out->mode = ENVELOPE_MODE_VIDEO;
-        else if (cJSON_IsString (mode) && mode->valuestring
-                 && strcmp (mode->valuestring, "text") == 0)
+        else if (m >= 0 && strcmp (mode, "text") == 0)
             out->mode = ENVELOPE_MODE_TEXT;
         else
             return "find_match: mode must be \"video\" or \"text\"";
     }
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive (data, "interests");
-    if (list && !cJSON_IsNull (list)) {
-        if (!cJSON_IsArray (list))
+    if (s_member (out->data, out->data_len, "interests", &v, &n)
+        && !s_is_null (v, n)) {
+        if (v[0] != '[')
             return "find_match: interests must be an array of strings";
-        if (s_member_has_nul (out, "interests"))
+        if (json_text_has_nul (v, n))
             return "interests: control characters are not allowed";
-        const cJSON *item;
-        cJSON_ArrayForEach (item, list)
-        {
-            if (!cJSON_IsString (item) || !item->valuestring)
+        const char *cursor = v;
+        const char *item;
+        size_t item_len;
+        int more;
+        while ((more = json_text_element (&cursor, v + n, &item, &item_len))
+               == 1) {
+            if (!s_is_string (item, item_len))
                 return "find_match: interests must be an array of strings";
-            const char *why = s_add_interest (out, item->valuestring);
+            const char *why = s_add_interest_json (out, item, item_len);
             if (why)
                 return why;
         }
+        if (more < 0)
+            return "find_match: interests must be an array of strings";
     }
-    const cJSON *tag = cJSON_GetObjectItemCaseSensitive (data, "tag");
-    if (tag && !cJSON_IsNull (tag)) {
-        if (!cJSON_IsString (tag) || !tag->valuestring)
+    if (s_member (out->data, out->data_len, "tag", &v, &n)
+        && !s_is_null (v, n)) {
+        if (!s_is_string (v, n))
             return "find_match: tag must be a string";
-        if (s_member_has_nul (out, "tag"))
+        if (json_text_has_nul (v, n))
             return "interests: control characters are not allowed";
         //  Go-megle's client sends a tag and expects a partner at once:
         //  a tag alone is an interest without the wait.
         out->tag_only = out->interest_count == 0;
-        const char *why = s_add_interest (out, tag->valuestring);
+        const char *why = s_add_interest_json (out, v, n);
         out->tag_only = out->tag_only && out->interest_count == 1;
         return why;
     }
@@ -165,46 +221,88 @@ s_parse_find (envelope_t *out, const cJSON *data)
 
 //  chat's text: 1..chat_max bytes. Sets *code_p for a refusal.
 static const char *
-s_parse_chat (envelope_t *out, const cJSON *data, size_t chat_max,
-              const char **code_p)
+s_parse_chat (envelope_t *out, size_t chat_max, const char **code_p)
 {
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive (data, "text");
-    if (!cJSON_IsString (text) || !text->valuestring || !*text->valuestring)
+    const char *v;
+    size_t n;
+    long len = -1;
+    if (s_member (out->data, out->data_len, "text", &v, &n)
+        && s_is_string (v, n))
+        len = json_text_cstring (v, n, NULL, 0);
+    if (len <= 0)
         return "chat: text must be a non-empty string";
-    if (s_member_has_nul (out, "text"))
+    if (json_text_has_nul (v, n))
         return "chat: text must not contain U+0000";
-    size_t n = strlen (text->valuestring);
-    if (n > chat_max) {
+    if ((size_t) len > chat_max) {
         *code_p = s_too_long;
         return "chat: text is too long";
     }
-    out->text = malloc (n + 1);
+    out->text = malloc ((size_t) len + 1);
     if (!out->text)
         return "chat: out of memory";
-    memcpy (out->text, text->valuestring, n + 1);
-    out->text_len = n;
+    json_text_cstring (v, n, out->text, (size_t) len + 1);
+    out->text_len = (size_t) len;
     return NULL;
 }
 
-//  report's reason: absent, null or a string of 0..ENVELOPE_REASON_MAX
-//  bytes. Sets *code_p for a refusal other than bad_field.
+//  report's optional reason: a string of at most ENVELOPE_REASON_MAX bytes.
 static const char *
-s_parse_report (envelope_t *out, const cJSON *data, const char **code_p)
+s_parse_report (envelope_t *out, const char **code_p)
 {
-    const cJSON *reason = cJSON_GetObjectItemCaseSensitive (data, "reason");
-    if (!reason || cJSON_IsNull (reason))
+    const char *v;
+    size_t n;
+    if (!s_member (out->data, out->data_len, "reason", &v, &n)
+        || s_is_null (v, n))
         return NULL;
-    if (!cJSON_IsString (reason) || !reason->valuestring)
+    if (!s_is_string (v, n))
         return "report: reason must be a string";
-    if (s_member_has_nul (out, "reason"))
+    if (json_text_has_nul (v, n))
         return "report: reason must not contain U+0000";
-    size_t n = strlen (reason->valuestring);
-    if (n > ENVELOPE_REASON_MAX) {
+    long len = json_text_cstring (v, n, NULL, 0);
+    if (len < 0 || (size_t) len > ENVELOPE_REASON_MAX) {
         *code_p = s_too_long;
         return "report: reason is too long";
     }
-    memcpy (out->reason, reason->valuestring, n + 1);
-    out->reason_len = n;
+    json_text_cstring (v, n, out->reason, sizeof out->reason);
+    out->reason_len = (size_t) len;
+    return NULL;
+}
+
+//  signal's target_id, type and payload.
+static const char *
+s_parse_signal (envelope_t *out)
+{
+    const char *v;
+    size_t n;
+    if (!s_member (out->data, out->data_len, "target_id", &v, &n)
+        || !s_is_string (v, n)
+        || json_text_cstring (v, n, out->target_id, sizeof out->target_id) <= 0)
+        return "signal: target_id must be a string of 1 to 64 characters";
+    if (!s_member (out->data, out->data_len, "type", &v, &n)
+        || !s_is_string (v, n)
+        || json_text_cstring (v, n, out->type, sizeof out->type) < 0
+        || (strcmp (out->type, "offer") != 0
+            && strcmp (out->type, "answer") != 0
+            && strcmp (out->type, "candidate") != 0))
+        return "signal: type must be \"offer\", \"answer\" or \"candidate\"";
+    if (!s_member (out->data, out->data_len, "payload", &out->payload,
+                   &out->payload_len))
+        return "signal: payload is missing";
+    return NULL;
+}
+
+//  leave's optional target_id: a string of at most 64 characters.
+static const char *
+s_parse_leave (envelope_t *out)
+{
+    const char *v;
+    size_t n;
+    if (!s_member (out->data, out->data_len, "target_id", &v, &n)
+        || s_is_null (v, n))
+        return NULL;
+    if (!s_is_string (v, n)
+        || json_text_cstring (v, n, out->target_id, sizeof out->target_id) < 0)
+        return "leave: target_id must be a string of at most 64 characters";
     return NULL;
 }
 
@@ -219,116 +317,71 @@ envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
         return s_fail (code_p, msg, msg_size, s_bad_json, "empty message");
 
     const char *reason = NULL;
-    if (json_text_prescan ((const uint8_t *) text, len, &reason))
+    if (json_text_validate ((const uint8_t *) text, len, &reason))
         return s_fail (code_p, msg, msg_size, s_bad_json, reason);
 
-    //  require_null_terminated would look for a NUL at text[len]: check
-    //  the end ourselves instead, so that text needs no terminator.
-    const char *parse_end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts (text, len, &parse_end, 0);
-    if (!root)
-        return s_fail (code_p, msg, msg_size, s_bad_json, "invalid JSON");
+    //  The root value, past a byte order mark and whitespace.
     const char *end = text + len;
-    if (!parse_end || parse_end < text || parse_end > end
-        || json_text_skip_ws (parse_end, end) != end) {
-        cJSON_Delete (root);
-        return s_fail (code_p, msg, msg_size, s_bad_json,
-                       "trailing data after the JSON value");
-    }
+    const char *root = text;
+    if (len > 4 && memcmp (root, "\xEF\xBB\xBF", 3) == 0)
+        root += 3;
+    root = json_text_skip_ws (root, end);
+    size_t root_len = (size_t) (end - root);
 
     const char *code = s_bad_envelope;
     const char *why = NULL;
-    const cJSON *event = cJSON_GetObjectItemCaseSensitive (root, "event");
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive (root, "data");
-    if (!cJSON_IsObject (root))
+    const char *event = NULL;
+    size_t event_len = 0;
+    if (root[0] != '{')
         why = "message must be a JSON object";
-    else if (!cJSON_IsString (event) || !event->valuestring)
+    else if (!s_member (root, root_len, "event", &event, &event_len)
+             || !s_is_string (event, event_len))
         why = "event must be a string";
-    else if (!cJSON_IsObject (data))
+    else if (!s_member (root, root_len, "data", &out->data, &out->data_len)
+             || out->data[0] != '{')
         why = "data must be an object";
     if (why)
         goto fail;
 
-    //  The raw span of data, in the original text (skipping a BOM as
-    //  cJSON does).
-    code = s_bad_json;
-    why = "internal: cannot locate data";
-    const char *p = text;
-    if (len > 4 && memcmp (p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    p = json_text_skip_ws (p, end);
-    if (json_text_find_member (p, end, "data", &out->data, &out->data_len))
-        goto fail;
-    why = NULL;
-
+    //  Every event name is short: a longer string is no event of ours.
+    char name[16];
+    if (json_text_cstring (event, event_len, name, sizeof name) < 0)
+        name[0] = '\0';
     code = s_bad_field;
-    const char *name = event->valuestring;
-    if (strcmp (name, "find_match") == 0) {
-        out->event = ENVELOPE_FIND_MATCH;
-        why = s_parse_find (out, data);
-    } else if (strcmp (name, "signal") == 0) {
+    if (strcmp (name, "signal") == 0) {
         out->event = ENVELOPE_SIGNAL;
-        const cJSON *target =
-            cJSON_GetObjectItemCaseSensitive (data, "target_id");
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive (data, "type");
-        size_t n;
-        if (!cJSON_IsString (target) || !target->valuestring
-            || (n = strlen (target->valuestring)) == 0 || n > ENVELOPE_ID_MAX)
-            why = "signal: target_id must be a string of 1 to 64 characters";
-        else if (!cJSON_IsString (type) || !type->valuestring
-                 || (strcmp (type->valuestring, "offer") != 0
-                     && strcmp (type->valuestring, "answer") != 0
-                     && strcmp (type->valuestring, "candidate") != 0))
-            why = "signal: type must be \"offer\", \"answer\" or \"candidate\"";
-        else if (!cJSON_GetObjectItemCaseSensitive (data, "payload"))
-            why = "signal: payload is missing";
-        else {
-            memcpy (out->target_id, target->valuestring, n + 1);
-            strcpy (out->type, type->valuestring); //  one of three, fits
-            if (json_text_find_member (out->data, out->data + out->data_len,
-                                       "payload", &out->payload,
-                                       &out->payload_len)) {
-                code = s_bad_json;
-                why = "internal: cannot locate payload";
-            }
-        }
+        why = s_parse_signal (out);
+    } else if (strcmp (name, "find_match") == 0) {
+        out->event = ENVELOPE_FIND_MATCH;
+        why = s_parse_find (out);
     } else if (strcmp (name, "leave") == 0) {
         out->event = ENVELOPE_LEAVE;
-        const cJSON *target =
-            cJSON_GetObjectItemCaseSensitive (data, "target_id");
-        if (target && !cJSON_IsNull (target)) {
-            size_t n;
-            if (!cJSON_IsString (target) || !target->valuestring
-                || (n = strlen (target->valuestring)) > ENVELOPE_ID_MAX)
-                why = "leave: target_id must be a string of at most 64 "
-                      "characters";
-            else
-                memcpy (out->target_id, target->valuestring, n + 1);
-        }
+        why = s_parse_leave (out);
     } else if (strcmp (name, "chat") == 0) {
         out->event = ENVELOPE_CHAT;
-        why = s_parse_chat (out, data, chat_max, &code);
+        why = s_parse_chat (out, chat_max, &code);
     } else if (strcmp (name, "report") == 0) {
         out->event = ENVELOPE_REPORT;
-        why = s_parse_report (out, data, &code);
+        why = s_parse_report (out, &code);
     } else if (strcmp (name, "typing") == 0) {
         out->event = ENVELOPE_TYPING;
-        const cJSON *typing = cJSON_GetObjectItemCaseSensitive (data, "typing");
-        if (!cJSON_IsBool (typing))
+        const char *v;
+        size_t n;
+        if (!s_member (out->data, out->data_len, "typing", &v, &n)
+            || !((n == 4 && memcmp (v, "true", 4) == 0)
+                 || (n == 5 && memcmp (v, "false", 5) == 0)))
             why = "typing: typing must be true or false";
         else
-            out->typing = cJSON_IsTrue (typing);
+            out->typing = n == 4;
     } else {
         code = s_unknown_event;
         why = "unknown event";
     }
     if (why)
         goto fail;
-    cJSON_Delete (root);
     return 0;
 
 fail:
-    cJSON_Delete (root);
     envelope_clear (out);
     return s_fail (code_p, msg, msg_size, code, why);
 }

@@ -32,26 +32,32 @@
 
 #include "clock.h"
 #include "envelope.h"
+#include "evloop.h"
 #include "frame.h"
 #include "id.h"
+#include "listener.h"
 #include "log.h"
 #include "turn.h"
 
 #define GATEWAY_TICK_US       (200 * LWS_US_PER_MS) //  safety-net bus drain
-#define GATEWAY_RX_BUFFER     1024  //  per-connection lws rx buffer
+#define GATEWAY_RX_BUFFER     512   //  per-connection lws rx buffer
 #define GATEWAY_SERV_BUF      16384 //  per-thread lws scratch buffer
 #define GATEWAY_ROSTER_HINT   1024
 #define GATEWAY_PROTOCOL_WS   "megle"
 #define GATEWAY_PROTOCOL_HTTP "megle-http"
 #define GATEWAY_PROTOCOL_BUS  "megle-bus"
+#define GATEWAY_PROTO_LISTEN  "megle-listen"
 #define GATEWAY_ONLINE_MS     1000 //  online pushes: at most one a second
 
 struct _gateway_t {
     config_t config;
     struct lws_context *context;
+    evloop_t *loop; //  the epoll loop lws runs on (NULL: lws' own poll())
+    void *foreign_loops[1];
     struct lws_vhost *vhost;
     roster_t *roster;
     bus_t *bus;
+    listener_t *listener;      //  our own listening socket
     turn_t *turn;              //  ICE servers for welcome
     admission_t *admission;    //  Origin, client address, connection caps
     ratelimit_config_t limits; //  per-connection rate limits
@@ -74,7 +80,7 @@ struct _gateway_t {
     lws_sorted_usec_list_t sul_heartbeat;
     lws_sorted_usec_list_t sul_online;
     //  lws keeps pointers to these for the life of the vhost
-    struct lws_protocols protocols[4];
+    struct lws_protocols protocols[5];
     struct lws_http_mount mounts[4];
     struct lws_protocol_vhost_options mimetypes[3];
 };
@@ -137,6 +143,13 @@ gateway_send (gateway_t *self, frame_t **frame_p)
 {
     if (!*frame_p)
         return -1;
+    //  A session's frames go to the matcher it is pinned to (bus.h).
+    session_t *session = (*frame_p)->session[0]
+                             ? roster_find (self->roster, (*frame_p)->session)
+                             : NULL;
+    if (session)
+        return bus_send_session (self->bus, session_pin (session),
+                                 session_id (session), frame_p);
     return bus_send (self->bus, frame_p);
 }
 
@@ -542,6 +555,13 @@ gateway_bus_stats (gateway_t *self)
     return bus_stats (self->bus);
 }
 
+bus_t *
+gateway_bus (gateway_t *self)
+{
+    assert (self);
+    return self->bus;
+}
+
 size_t
 gateway_connections (gateway_t *self)
 {
@@ -560,9 +580,8 @@ bool
 gateway_matcher_up (gateway_t *self)
 {
     assert (self);
-    return self->pulse_ms != 0
-           && clock_mono_ms () - self->pulse_ms
-                  <= (uint64_t) self->config.matcher_timeout_ms;
+    //  Any of the matchers heard within matcher_timeout_ms (bus.h).
+    return bus_matchers_live (self->bus) > 0;
 }
 
 bool
@@ -584,13 +603,19 @@ s_setup_protocols (gateway_t *self)
     p[0].name = GATEWAY_PROTOCOL_WS;
     p[0].callback = ws_callback;
     p[0].per_session_data_size = ws_session_size ();
+    //  lws 4.1 also reads the socket rx_buffer_size bytes at a time: 128
+    //  cut a 3 KB SDP into 24 reads and the relay rate by a third; 1024
+    //  costs ~520 B more per idle connection than 512 for ~12 % more
+    //  relay (tools/bench/analysis.md).
     p[0].rx_buffer_size = GATEWAY_RX_BUFFER;
     p[1].name = GATEWAY_PROTOCOL_HTTP;
     p[1].callback = http_callback;
     p[1].per_session_data_size = http_session_size ();
     p[2].name = GATEWAY_PROTOCOL_BUS;
     p[2].callback = bus_callback;
-    //  p[3] stays zero: the terminator
+    p[3].name = GATEWAY_PROTO_LISTEN; //  our own listening socket
+    p[3].callback = listener_callback;
+    //  p[4] stays zero: the terminator
 
     //  lws knows .js but not .mjs; browsers refuse ES modules served
     //  without a JavaScript MIME type.
@@ -624,10 +649,9 @@ s_setup_protocols (gateway_t *self)
     m[3].extra_mimetypes = mime;
 }
 
-//  The lws iface for host: NULL for any address; a numeric address as
-//  is; a host name resolved to its first numeric address (lws takes only
-//  addresses and interface names, and waits forever for an interface
-//  named like a host); anything else is passed on as an interface name.
+//  The address to listen on for host: NULL for any address; a numeric
+//  address as is; a host name resolved to its first numeric address;
+//  anything else as given (the listener then refuses it).
 static const char *
 s_iface (const char *host, char *buf, size_t size)
 {
@@ -703,6 +727,17 @@ gateway_new (const config_t *config)
     memset (&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.user = self;
+    if (evloop_wanted (config)) {
+        //  lws runs on our libev loop (evloop.h says why)
+        self->loop = evloop_new ();
+        if (!self->loop) {
+            log_error ("gateway: cannot create the epoll event loop");
+            goto fail;
+        }
+        self->foreign_loops[0] = evloop_handle (self->loop);
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = self->foreign_loops;
+    }
     info.pt_serv_buf_size = GATEWAY_SERV_BUF;
     self->context = lws_create_context (&info);
     if (!self->context) {
@@ -716,6 +751,15 @@ gateway_new (const config_t *config)
     char iface[64]; //  room for any numeric IPv6 address
     info.iface = s_iface (self->config.http_host, iface, sizeof iface);
     info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    //  The gateway listens itself and lws does not (listener.h says why);
+    //  with MEGLE_REUSEPORT several gateway processes share the port and
+    //  the kernel spreads connections over them.
+    self->listener =
+        listener_new (info.iface ? info.iface : "", self->config.http_port,
+                      self->config.reuseport != 0);
+    if (!self->listener)
+        goto fail;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     //  Slow or silent clients: a connection has handshake_timeout_ms
     //  (in whole seconds) to send its request headers (ws.c arms it on
     //  accept, lws again whenever it gives a connection a header table).
@@ -729,12 +773,9 @@ gateway_new (const config_t *config)
         log_error ("gateway: cannot listen on %s", self->config.http);
         goto fail;
     }
-    int port = lws_get_vhost_listen_port (self->vhost);
-    if (port <= 0) {
-        //  lws keeps a vhost whose interface does not exist (yet)
-        log_error ("gateway: cannot listen on %s", self->config.http);
+    int port = listener_port (self->listener);
+    if (listener_attach (self->listener, self->vhost, GATEWAY_PROTO_LISTEN))
         goto fail;
-    }
     char port_text[16];
     snprintf (port_text, sizeof port_text, "%d", port);
     log_ev_info ("listening", "gateway", self->config.gateway_id, "port",
@@ -760,6 +801,8 @@ int
 gateway_service (gateway_t *self)
 {
     assert (self);
+    if (self->loop)
+        return evloop_run (self->loop);
     return lws_service (self->context, 0) < 0 ? -1 : 0;
 }
 
@@ -887,8 +930,10 @@ gateway_destroy (gateway_t **self_p)
     //  The bus goes first: closing the connections below must not touch
     //  it (stopping skips CLOSE frames; BYE covered them).
     bus_destroy (&self->bus);
+    listener_destroy (&self->listener);
     if (self->context)
         lws_context_destroy (self->context);
+    evloop_destroy (&self->loop);
     if (self->roster) {
         roster_foreach (self->roster, s_destroy_session, NULL);
         roster_destroy (&self->roster);

@@ -116,15 +116,17 @@ gateway_t *gateway_from_context (struct lws_context *context);
 const config_t *gateway_config (gateway_t *self);
 const gateway_stats_t *gateway_stats (gateway_t *self);
 const bus_stats_t *gateway_bus_stats (gateway_t *self);
+//  The bus to the matchers (borrowed), for http.c's per-matcher metrics.
+bus_t *gateway_bus (gateway_t *self);
 size_t gateway_connections (gateway_t *self);
 //  The live sessions (borrowed).
 roster_t *gateway_roster (gateway_t *self);
 
-//  True if the matcher's PULSE was heard within matcher_timeout_ms and the
+//  True if a matcher's PULSE was heard within matcher_timeout_ms and the
 //  gateway is not draining.
 bool gateway_ready (gateway_t *self);
 
-//  True if the matcher's PULSE was heard within matcher_timeout_ms.
+//  True if any matcher's PULSE was heard within matcher_timeout_ms.
 bool gateway_matcher_up (gateway_t *self);
 
 //  A WebSocket was established: create its session, store it in *slot_p

@@ -84,9 +84,30 @@ s_metrics (gateway_t *gw, FILE *out)
     metrics_gauge (out, "megle_gateway_draining",
                    "1 while the gateway drains after SIGTERM (not ready).",
                    gateway_draining (gw) ? 1 : 0);
-    metrics_gauge (out, "megle_gateway_matcher_up",
-                   "1 if the matcher's pulse was heard recently.",
-                   gateway_matcher_up (gw) ? 1 : 0);
+    //  Unlabelled: any matcher live; by matcher: each one (bus.h).
+    bus_t *mbus = gateway_bus (gw);
+    metrics_header (out, "megle_gateway_matcher_up", "gauge",
+                    "1 if a matcher's pulse was heard recently (unlabelled: "
+                    "any matcher; matcher = its bus_in endpoint).");
+    metrics_sample_u64 (out, "megle_gateway_matcher_up", NULL,
+                        gateway_matcher_up (gw) ? 1 : 0);
+    for (int i = 0; i < bus_matchers (mbus); i++) {
+        char label[2 * CONFIG_STR_MAX];
+        metrics_label (label, sizeof label, "matcher",
+                       bus_matcher_name (mbus, i));
+        metrics_sample_u64 (out, "megle_gateway_matcher_up", label,
+                            bus_matcher_live (mbus, i) ? 1 : 0);
+    }
+    metrics_counter (out, "megle_gateway_sessions_rerouted_total",
+                     "Sessions moved to another matcher (theirs was dead "
+                     "or refused a frame).",
+                     bus_stats (mbus)->rerouted);
+    metrics_header (out, "megle_gateway_info", "gauge",
+                    "Always 1; gateway = MEGLE_GATEWAY_ID.");
+    char id_label[2 * CONFIG_STR_MAX];
+    metrics_label (id_label, sizeof id_label, "gateway",
+                   gateway_config (gw)->gateway_id);
+    metrics_sample_u64 (out, "megle_gateway_info", id_label, 1);
     //  Abuse limits (ws.c, inbox.c; docs/security.md).
     metrics_header (out, "megle_gateway_upgrades_refused_total", "counter",
                     "WebSocket upgrades refused, by reason.");

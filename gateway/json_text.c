@@ -1,19 +1,24 @@
-//  json_text - what the envelope needs of JSON text beyond cJSON: a strict
-//  pre-scan, a scanner that finds the exact bytes of a member's value in
-//  the original text, and the escaping the builders use.
+//  json_text - JSON text without a tree: the envelope's validating
+//  skipper, a scanner that finds the exact bytes of a member's value in the
+//  original text, C-string decoding of the few strings megle reads, and the
+//  escaping the builders use.
 //
-//  json_text_prescan enforces what cJSON lets through but JSON (and the
-//  partner's JSON.parse) does not: invalid UTF-8 (overlongs, surrogates,
-//  > U+10FFFF), raw control characters, bad \u escapes (cJSON decodes
-//  "\u00zz" as U+0000), numbers such as 01 or 1. that strtod accepts; and
-//  it refuses nesting deeper than JSON_TEXT_DEPTH_MAX before cJSON's
-//  recursive descent sees the text.
+//  json_text_validate is the one full pass over a client message: an
+//  iterative walk with a fixed stack of JSON_TEXT_DEPTH_MAX container
+//  kinds, no allocation. It accepts exactly what cJSON (1.7, the gateway's
+//  earlier parser) accepts once json_text_prescan has refused what cJSON
+//  lets through but JSON (and the partner's JSON.parse) does not: invalid
+//  UTF-8 (overlongs, surrogates, > U+10FFFF), raw control characters, bad
+//  \u escapes (cJSON decodes "\u00zz" as U+0000), numbers such as 01 or 1.
+//  that strtod accepts; plus cJSON's own refusal of unpaired UTF-16
+//  surrogates.
+//  json_text_prescan stays as the fuzz target's oracle, with cJSON.
 //
-//  json_text_find_member runs only on text cJSON accepted, but stays
-//  bounds-checked and fails rather than trusting that. It picks the first
-//  of duplicate keys and compares keys after unescaping with C-string
-//  semantics, exactly as cJSON's GetObjectItemCaseSensitive (strcmp on the
-//  decoded key) does.
+//  json_text_find_member and json_text_element run on validated text but
+//  stay bounds-checked and fail rather than trusting that. find_member
+//  picks the first of duplicate keys and compares keys after unescaping
+//  with C-string semantics, exactly as cJSON's GetObjectItemCaseSensitive
+//  (strcmp on the decoded key) does.
 
 #include "json_text.h"
 
@@ -321,6 +326,9 @@ s_hex4 (const char *p, const char *end, unsigned *out)
     return 0;
 }
 
+//  (below, with the other UTF-8 helpers)
+static size_t s_put_utf8 (char *out, unsigned long cp);
+
 //  Decode the escaped key k..end (between the quotes) into buf, stopping
 //  at a decoded NUL as cJSON's C strings do. Returns the decoded length, or
 //  -1 if it is malformed or longer than JSON_TEXT_KEY_MAX.
@@ -382,26 +390,7 @@ s_key_decode (const char *k, const char *end, char *buf)
         if (cp == 0)
             break; //  cJSON's key ends here
         char tmp[4];
-        size_t len;
-        if (cp < 0x80) {
-            tmp[0] = (char) cp;
-            len = 1;
-        } else if (cp < 0x800) {
-            tmp[0] = (char) (0xC0 | (cp >> 6));
-            tmp[1] = (char) (0x80 | (cp & 0x3F));
-            len = 2;
-        } else if (cp < 0x10000) {
-            tmp[0] = (char) (0xE0 | (cp >> 12));
-            tmp[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-            tmp[2] = (char) (0x80 | (cp & 0x3F));
-            len = 3;
-        } else {
-            tmp[0] = (char) (0xF0 | (cp >> 18));
-            tmp[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-            tmp[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-            tmp[3] = (char) (0x80 | (cp & 0x3F));
-            len = 4;
-        }
+        size_t len = s_put_utf8 (tmp, cp);
         if (n + len > JSON_TEXT_KEY_MAX)
             return -1;
         memcpy (buf + n, tmp, len);
@@ -524,4 +513,338 @@ json_text_has_nul (const char *p, size_t len)
         }
     }
     return false;
+}
+
+// ---------------------------------------------------------------------
+//  The validating skipper: one pass, no allocation, no recursion.
+
+//  Value of the 4 hex digits at s (n bytes left), or -1.
+static long
+s_hex4_at (const uint8_t *s, size_t n)
+{
+    if (n < 4)
+        return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+//  s at a string's opening quote, n bytes left. Returns the length of the
+//  string with its quotes, or 0 with *reason set.
+static size_t
+s_string_len (const uint8_t *s, size_t n, const char **reason)
+{
+    size_t i = 1;
+    for (;;) {
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy (&w, s + i, 8);
+            if (!s_word_plain (w))
+                break;
+            i += 8;
+        }
+        if (i >= n) {
+            *reason = "unterminated string";
+            return 0;
+        }
+        uint8_t c = s[i];
+        if (c == '"')
+            return i + 1;
+        if (c >= 0x80) {
+            size_t k = json_text_utf8_seq (s + i, n - i);
+            if (k == 0) {
+                *reason = "invalid UTF-8";
+                return 0;
+            }
+            i += k;
+        } else if (c == '\\') {
+            size_t k = s_escape_len (s + i, n - i);
+            if (k == 0) {
+                *reason = "invalid escape in string";
+                return 0;
+            }
+            if (s[i + 1] == 'u') {
+                //  UTF-16 surrogates must pair up, as cJSON requires.
+                long cp = s_hex4_at (s + i + 2, 4);
+                if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    *reason = "unpaired surrogate in string";
+                    return 0;
+                }
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    long lo = n - i >= 12 && s[i + 6] == '\\' && s[i + 7] == 'u'
+                                  ? s_hex4_at (s + i + 8, 4)
+                                  : -1;
+                    if (lo < 0xDC00 || lo > 0xDFFF) {
+                        *reason = "unpaired surrogate in string";
+                        return 0;
+                    }
+                    k = 12;
+                }
+            }
+            i += k;
+        } else if (c < 0x20) {
+            *reason = "control character in string";
+            return 0;
+        } else
+            i++;
+    }
+}
+
+int
+json_text_validate (const uint8_t *s, size_t len, const char **reason)
+{
+    static const char *invalid = "invalid JSON";
+    //  Open containers: '{' or '['; after_value: a value just ended.
+    uint8_t stack[JSON_TEXT_DEPTH_MAX];
+    size_t depth = 0;
+    size_t i = 0;
+    //  A byte order mark, which cJSON skips when more than 4 bytes follow
+    //  from it (cJSON 1.7 checks that index 4 can be read).
+    if (len > 4 && memcmp (s, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (;;) {
+        //  Here a value is expected.
+        while (i < len && s_is_ws (s[i]))
+            i++;
+        if (i >= len) {
+            *reason = invalid;
+            return -1;
+        }
+        uint8_t c = s[i];
+        if (c == '{' || c == '[') {
+            if (depth >= JSON_TEXT_DEPTH_MAX) {
+                *reason = "nesting too deep";
+                return -1;
+            }
+            stack[depth++] = c;
+            i++;
+            while (i < len && s_is_ws (s[i]))
+                i++;
+            if (i < len && s[i] == (c == '{' ? '}' : ']')) {
+                depth--;
+                i++;
+                goto after_value;
+            }
+            if (c == '[')
+                continue;
+            goto member_key;
+        }
+        if (c == '"') {
+            size_t n = s_string_len (s + i, len - i, reason);
+            if (n == 0)
+                return -1;
+            i += n;
+        } else if (c == '-' || s_is_digit (c)) {
+            size_t n = s_number_len (s + i, len - i);
+            if (n == 0) {
+                *reason = "invalid number";
+                return -1;
+            }
+            i += n;
+        } else if (len - i >= 4 && memcmp (s + i, "true", 4) == 0)
+            i += 4;
+        else if (len - i >= 5 && memcmp (s + i, "false", 5) == 0)
+            i += 5;
+        else if (len - i >= 4 && memcmp (s + i, "null", 4) == 0)
+            i += 4;
+        else {
+            *reason = c < 0x20 || c == 0x7F ? "control character" : invalid;
+            return -1;
+        }
+    after_value:
+        while (i < len && s_is_ws (s[i]))
+            i++;
+        if (depth == 0) {
+            if (i == len)
+                return 0;
+            *reason = "trailing data after the JSON value";
+            return -1;
+        }
+        if (i >= len) {
+            *reason = invalid;
+            return -1;
+        }
+        c = s[i++];
+        uint8_t open = stack[depth - 1];
+        if (c == (open == '{' ? '}' : ']')) {
+            depth--;
+            goto after_value;
+        }
+        if (c != ',') {
+            *reason = c < 0x20 || c == 0x7F ? "control character" : invalid;
+            return -1;
+        }
+        if (open == '[')
+            continue;
+        while (i < len && s_is_ws (s[i]))
+            i++;
+    member_key:
+        //  i at a member's key (whitespace skipped)
+        if (i >= len || s[i] != '"') {
+            *reason = invalid;
+            return -1;
+        }
+        size_t n = s_string_len (s + i, len - i, reason);
+        if (n == 0)
+            return -1;
+        i += n;
+        while (i < len && s_is_ws (s[i]))
+            i++;
+        if (i >= len || s[i] != ':') {
+            *reason = invalid;
+            return -1;
+        }
+        i++;
+    }
+}
+
+//  Append code point cp as UTF-8 to out (when not NULL); returns its length.
+static size_t
+s_put_utf8 (char *out, unsigned long cp)
+{
+    char tmp[4];
+    size_t n;
+    if (cp < 0x80) {
+        tmp[0] = (char) cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        tmp[0] = (char) (0xC0 | (cp >> 6));
+        tmp[1] = (char) (0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        tmp[0] = (char) (0xE0 | (cp >> 12));
+        tmp[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        tmp[2] = (char) (0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        tmp[0] = (char) (0xF0 | (cp >> 18));
+        tmp[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+        tmp[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        tmp[3] = (char) (0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    if (out)
+        memcpy (out, tmp, n);
+    return n;
+}
+
+long
+json_text_cstring (const char *p, size_t len, char *out, size_t size)
+{
+    if (len < 2 || p[0] != '"' || p[len - 1] != '"')
+        return -1;
+    const uint8_t *s = (const uint8_t *) p + 1;
+    size_t n = len - 2;
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned long cp;
+        size_t put = 1;
+        if (s[i] != '\\') {
+            //  a run of plain bytes, copied as is
+            size_t run = i;
+            while (run < n && s[run] != '\\')
+                run++;
+            put = run - i;
+            if (out && w + put >= size)
+                return -1;
+            if (out)
+                memcpy (out + w, s + i, put);
+            w += put;
+            i = run;
+            continue;
+        }
+        if (i + 1 >= n)
+            return -1;
+        uint8_t e = s[i + 1];
+        i += 2;
+        switch (e) {
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 't':
+            cp = '\t';
+            break;
+        case 'u': {
+            long hi = s_hex4_at (s + i, n - i);
+            if (hi < 0)
+                return -1;
+            i += 4;
+            cp = (unsigned long) hi;
+            if (hi >= 0xD800 && hi <= 0xDBFF) {
+                long lo = n - i >= 6 && s[i] == '\\' && s[i + 1] == 'u'
+                              ? s_hex4_at (s + i + 2, n - i - 2)
+                              : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                i += 6;
+                cp = 0x10000 + (((unsigned long) hi - 0xD800) << 10)
+                     + ((unsigned long) lo - 0xDC00);
+            } else if (hi >= 0xDC00 && hi <= 0xDFFF)
+                return -1;
+            break;
+        }
+        default: //  '"', '\\', '/' stand for themselves
+            cp = e;
+            break;
+        }
+        if (cp == 0)
+            break; //  a C string ends here, as cJSON's valuestring does
+        put = s_put_utf8 (NULL, cp);
+        if (out && w + put >= size)
+            return -1;
+        if (out)
+            s_put_utf8 (out + w, cp);
+        w += put;
+    }
+    if (out)
+        out[w] = '\0';
+    return (long) w;
+}
+
+int
+json_text_element (const char **cursor_p, const char *end, const char **value_p,
+                   size_t *value_len_p)
+{
+    const char *p = *cursor_p;
+    if (p >= end)
+        return -1;
+    if (*p == ']')
+        return 0;
+    if (*p != '[' && *p != ',')
+        return -1;
+    bool first = *p == '[';
+    p = json_text_skip_ws (p + 1, end);
+    if (p >= end)
+        return -1;
+    if (*p == ']') {
+        *cursor_p = p;
+        return first ? 0 : -1;
+    }
+    const char *value_end = s_skip_value (p, end);
+    if (!value_end)
+        return -1;
+    *value_p = p;
+    *value_len_p = (size_t) (value_end - p);
+    *cursor_p = json_text_skip_ws (value_end, end);
+    return 1;
 }

@@ -22,6 +22,28 @@ size_t json_text_utf8_seq (const uint8_t *s, size_t n);
 //  *reason set to a static string.
 int json_text_prescan (const uint8_t *s, size_t len, const char **reason);
 
+//  Check that len bytes of text are exactly one JSON value (RFC 8259;
+//  one leading UTF-8 byte order mark allowed, as cJSON skips it: when len
+//  > 4), nested at most
+//  JSON_TEXT_DEPTH_MAX deep, with well-formed UTF-8, paired surrogates: what
+//  json_text_prescan and cJSON accept together. Walks the text once; allocates
+//  nothing. Returns 0, or -1 with *reason set to a static string.
+int json_text_validate (const uint8_t *s, size_t len, const char **reason);
+
+//  p, len: a JSON string value with its quotes (from text that passed
+//  json_text_validate). Decodes it as a C string, stopping at a \u0000
+//  escape as cJSON's valuestring does, into out (NUL-terminated; size
+//  bytes with the NUL), or only measures it when out is NULL. Returns the
+//  decoded length, or -1 if it is not a string or does not fit.
+long json_text_cstring (const char *p, size_t len, char *out, size_t size);
+
+//  Walk an array's elements: *cursor_p starts at the array's '['. Returns
+//  1 with the next element's exact bytes in *value_p, *value_len_p (and
+//  moves the cursor past it), 0 at the end of the array, -1 if the text is
+//  malformed.
+int json_text_element (const char **cursor_p, const char *end,
+                       const char **value_p, size_t *value_len_p);
+
 //  p past any JSON whitespace, at most end.
 const char *json_text_skip_ws (const char *p, const char *end);
 

@@ -25,12 +25,14 @@ struct _node_t {
 struct _session_t {
     void *conn;
     char id[ID_STRLEN + 1];
-    char partner[SESSION_PEER_MAX + 1];
-    char match[SESSION_PEER_MAX + 1];
+    //  "partner\0match\0" while matched, NULL otherwise: most sessions
+    //  wait or idle, and an idle session should be a small struct
+    char *peer;
     session_state_t state;
     //  the salted IP hash its OPEN carried, for a re-OPEN ("" = none)
     char ip_hash[ID_STRLEN + 1];
     uint64_t find_us; //  monotonic us of the pending find_match, 0 = none
+    int pin;          //  the matcher its frames go to (bus.h), -1 = none
     //  reassembly
     char *rx;         //  NULL unless a fragmented message is in flight
     size_t rx_len;    //  bytes of it so far
@@ -56,6 +58,7 @@ session_new (void *conn)
         return NULL;
     }
     self->conn = conn;
+    self->pin = -1;
     return self;
 }
 
@@ -69,6 +72,7 @@ session_destroy (session_t **self_p)
     while (self->head)
         session_pop (self);
     free (self->rx);
+    free (self->peer);
     free (self);
     *self_p = NULL;
 }
@@ -105,14 +109,14 @@ const char *
 session_partner (session_t *self)
 {
     assert (self);
-    return self->partner;
+    return self->peer ? self->peer : "";
 }
 
 const char *
 session_match (session_t *self)
 {
     assert (self);
-    return self->match;
+    return self->peer ? self->peer + strlen (self->peer) + 1 : "";
 }
 
 int
@@ -125,8 +129,12 @@ session_set_partner (session_t *self, const char *partner, const char *match)
     size_t match_len = strlen (match);
     if (partner_len > SESSION_PEER_MAX || match_len > SESSION_PEER_MAX)
         return -1;
-    memcpy (self->partner, partner, partner_len + 1);
-    memcpy (self->match, match, match_len + 1);
+    char *peer = realloc (self->peer, partner_len + match_len + 2);
+    if (!peer)
+        return -1;
+    memcpy (peer, partner, partner_len + 1);
+    memcpy (peer + partner_len + 1, match, match_len + 1);
+    self->peer = peer;
     self->state = SESSION_MATCHED;
     return 0;
 }
@@ -135,8 +143,8 @@ void
 session_clear_partner (session_t *self)
 {
     assert (self);
-    self->partner[0] = '\0';
-    self->match[0] = '\0';
+    free (self->peer);
+    self->peer = NULL;
     self->state = SESSION_IDLE;
 }
 
@@ -167,6 +175,13 @@ session_set_ip_hash (session_t *self, const char *hash)
     assert (self);
     assert (hash);
     snprintf (self->ip_hash, sizeof self->ip_hash, "%s", hash);
+}
+
+int *
+session_pin (session_t *self)
+{
+    assert (self);
+    return &self->pin;
 }
 
 void

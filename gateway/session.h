@@ -57,12 +57,15 @@ void *session_conn (session_t *self);
 session_state_t session_state (session_t *self);
 void session_set_state (session_t *self, session_state_t state);
 
-//  Current partner and match ids, "" when none.
+//  Current partner and match ids, "" when none; valid until the next
+//  session_set_partner or session_clear_partner (kept in a buffer that
+//  exists only while matched).
 const char *session_partner (session_t *self);
 const char *session_match (session_t *self);
 
-//  Record a match (state MATCHED). Strings longer than the id buffers
-//  (ID_GATEWAY_MAX) are refused: returns -1 and changes nothing.
+//  Record a match (state MATCHED). Strings longer than ID_GATEWAY_MAX are
+//  refused, and so is the match if out of memory: returns -1 and changes
+//  nothing.
 int session_set_partner (session_t *self, const char *partner,
                          const char *match);
 
@@ -79,6 +82,11 @@ void session_set_find_start (session_t *self, uint64_t us);
 //  that the gateway can announce the session again (FRAME_RESET).
 const char *session_ip_hash (session_t *self);
 void session_set_ip_hash (session_t *self, const char *hash);
+
+//  The matcher this session's frames are pinned to (an index into the
+//  gateway's matcher list, -1 = not pinned yet): bus_send_session reads
+//  and updates it. Valid while the session lives.
+int *session_pin (session_t *self);
 
 //  Feed one piece of a WebSocket text message: data/len is the piece,
 //  final says whether it ends the message, remaining is how many more

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "proto/frame.h"
 #include "answer.h"
+#include "batch.h"
 #include "gateways.h"
 #include "probe.h"
 #include "publisher.h"
@@ -49,6 +50,8 @@ struct _engine_t {
     tap_t *tap;             //  tap socket, or NULL (none configured)
     zap_t *zap;             //  CURVE server side, or NULL (CURVE off)
     store_t *store;         //  Redis
+    batch_t *batch;         //  ops of the current drain, one call (batch.h)
+    int draining;           //  in s_on_pull: flush at its end, not before
     gateways_t *gateways;   //  liveness table
     zlist_t *backlog;       //  job_t *: OPEN/CLOSE/BYE while Redis is down
     int stopping;           //  stop flag seen: no more reading
@@ -114,10 +117,11 @@ s_job_destroy (s_job_t **job_p)
 
 static void s_on_reply (redisReply *reply, void *arg);
 
-//  Send the job's script. Returns 0 (the reply handler owns the job now)
-//  or -1 (the caller still owns it).
+//  Send the job's script: as an op of the current batch if batched, else
+//  as its own call. Returns 0 (the reply handler owns the job now) or -1
+//  (the caller still owns it).
 static int
-s_issue (engine_t *self, s_job_t *job)
+s_issue (engine_t *self, s_job_t *job, int batched)
 {
     frame_t *f = job->frame;
     const char *argv[10];
@@ -214,6 +218,9 @@ s_issue (engine_t *self, s_job_t *job)
     }
 #undef ARGS
 #undef ARG
+    if (batched)
+        return batch_add (self->batch, script, argc, argv, lens, s_on_reply,
+                          job);
     return store_eval (self->store, script, argc, argv, lens, s_on_reply, job);
 }
 
@@ -258,8 +265,12 @@ s_submit (engine_t *self, s_job_t *job)
 {
     if (!job)
         return;
-    if (store_ready (self->store) && s_issue (self, job) == 0)
+    if (store_ready (self->store) && s_issue (self, job, 1) == 0) {
+        //  Outside a drain (timers, Redis callbacks) nothing else follows.
+        if (!self->draining)
+            batch_flush (self->batch);
         return;
+    }
     s_unavailable (self, job);
 }
 
@@ -361,7 +372,7 @@ s_on_beat (engine_t *self, frame_t *frame)
         return;
     }
     s_job_t *job = s_job_new (self, &frame);
-    if (job && s_issue (self, job) != 0)
+    if (job && s_issue (self, job, 1) != 0)
         s_job_destroy (&job);
 }
 
@@ -492,6 +503,7 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     engine_t *self = (engine_t *) arg;
     void *socket = zsock_resolve (reader);
+    self->draining = 1;
     for (int count = 0; count < DRAIN_MAX; count++) {
         zmq_msg_t msg;
         zmq_msg_init (&msg);
@@ -532,6 +544,10 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
         probe_frame_in (self->probe, frame->kind);
         s_dispatch (self, frame);
     }
+    //  Everything read so far goes to Redis now, in one call (or a few,
+    //  batch_max ops each): a batch never waits to fill up.
+    self->draining = 0;
+    batch_flush (self->batch);
     return 0;
 }
 
@@ -642,7 +658,7 @@ s_on_store_up (void *arg)
         log_info ("replaying %zu frames kept while redis was down", kept);
     s_job_t *job;
     while ((job = (s_job_t *) zlist_first (self->backlog))) {
-        if (s_issue (self, job) != 0)
+        if (s_issue (self, job, 0) != 0)
             break;
         zlist_pop (self->backlog);
     }
@@ -717,9 +733,11 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         return NULL;
     }
     self->store = store_new (self->loop, config, s_on_store_up, self);
-    if (self->store)
+    if (self->store) {
         self->relax = relax_new (self->loop, self->store, self->pub, config);
-    if (!self->store || !self->relax) {
+        self->batch = batch_new (self->store, config->batch_max);
+    }
+    if (!self->store || !self->relax || !self->batch) {
         log_error ("out of memory creating the redis store");
         engine_destroy (&self);
         return NULL;
@@ -765,6 +783,15 @@ engine_destroy (engine_t **self_p)
     //  may still publish or fill the backlog.
     store_destroy (&self->store);
     relax_destroy (&self->relax); //  after the store: it answered relax too
+    if (self->batch && batch_calls (self->batch)) {
+        uint64_t calls = batch_calls (self->batch);
+        uint64_t ops = batch_ops (self->batch);
+        log_info ("redis totals: %" PRIu64 " frames in %" PRIu64
+                  " script calls (%.1f per call, at most %d)",
+                  ops, calls, (double) ops / (double) calls,
+                  self->config->batch_max);
+    }
+    batch_destroy (&self->batch); //  empty: every drain ends with a flush
     if (self->backlog) {
         size_t lost = zlist_size (self->backlog);
         if (lost)

@@ -18,6 +18,7 @@ static const s_script_t s_scripts[SCRIPT_COUNT] = {
     [SCRIPT_GW_DEAD] = {"gw_dead", s_lua_gw_dead},
     [SCRIPT_RELAX] = {"relax", s_lua_relax},
     [SCRIPT_REPORT] = {"report", s_lua_report},
+    [SCRIPT_BATCH] = {"batch", s_lua_batch},
 };
 
 const char *

@@ -37,10 +37,13 @@ typedef enum {
                         //  now_ms, block_ms
     SCRIPT_RELAX,       //  now_ms, match_ttl, session_ttl, mid...
     SCRIPT_REPORT,      //  sid, match, now_ms, window_s, threshold, ban_s
+    SCRIPT_BATCH,       //  name1, n1, n1 args, name2, ...: many of the
+                        //  above in one call (lua/batch.lua; batch.h)
     SCRIPT_COUNT
 } script_id_t;
 
 //  The script's short name ("find", ...), or NULL if id is out of range.
+//  It is also the op's name in a batch.lua call.
 const char *script_name (int id);
 
 //  The script's full Lua source (NUL-terminated, static storage), or NULL

@@ -1,8 +1,20 @@
-//  store - Redis connection, script loading and reconnects (see store.h).
+//  store - Redis connection, script loading, reconnects, Redis Cluster
+//  redirects and the deadline on every call (see store.h).
+//
+//  Every call lives in one list, oldest first, until it is answered; it is
+//  either sent on the main connection, sent on the ASK connection, or
+//  parked (waiting for a connection, a move, or a retry timer). Every
+//  reply passes through s_on_reply, the one place that reads cluster
+//  errors (redirect_parse): MOVED parks the call and moves the store to
+//  the new node, ASK re-sends it once on the ASK connection after ASKING,
+//  TRYAGAIN and friends park it for a short backoff. While any call is
+//  parked new calls are parked too, and parked calls are sent in list
+//  order, so calls keep the order in which they were made.
 
 #include "store.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +22,30 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "redirect.h"
 #include "redis_zloop.h"
 #include "scripts.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define SHA_LEN        40
+#define REDIRECTS_MAX  5  //  MOVED/ASK per call, then it fails
+#define RETRIES_MAX    5  //  TRYAGAIN/CLUSTERDOWN/LOADING per call
+#define RETRY_BASE_MS  50 //  first retry delay, doubled each time
 
 typedef enum {
     STORE_DOWN = 0,   //  no context; a reconnect timer is pending
     STORE_CONNECTING, //  context created, connect callback not yet seen
     STORE_UP,         //  connected: calls are sent
 } store_state_t;
+
+typedef enum {
+    CALL_PARKED = 0, //  waiting in the list to be sent
+    CALL_MAIN,       //  sent on the main connection
+    CALL_ASK,        //  sent on the ASK connection
+} call_where_t;
+
+typedef struct _s_call_t s_call_t;
 
 struct _store_t {
     zloop_t *loop;
@@ -31,29 +55,52 @@ struct _store_t {
     redisAsyncContext *ac;  //  current context, NULL when down
     redis_zloop_t *adapter; //  hooks ac into the loop
     store_state_t state;
-    int stopping;                        //  store_destroy is running
-    int backoff_ms;                      //  next reconnect delay
-    int timer_id;                        //  reconnect timer, -1 if none
-    int down_logged;                     //  "redis down" logged for this outage
-    size_t pending;                      //  calls sent, not yet answered
+    int stopping;      //  store_destroy is running
+    int backoff_ms;    //  next reconnect delay
+    int timer_id;      //  reconnect timer, -1 if none
+    int down_logged;   //  "redis down" logged for this outage
+    size_t pending;    //  calls made, not yet answered
+    uint64_t errors;   //  error replies, lost calls, failed connects, drops
+    s_call_t *head;    //  every unanswered call, oldest first
+    s_call_t *tail;    //
+    size_t parked;     //  calls of the list that are parked
+    int retry_timer;   //  -1, or the timer that sends parked calls again
+    int deadline_id;   //  periodic check of the oldest call's age
+    uint64_t since_us; //  connect started (mono us), for its deadline
+    //  Redis Cluster: the node a MOVED sent us to ("" = the configured
+    //  seed), and the switch to it.
+    char node_host[REDIRECT_HOST_MAX + 1];
+    int node_port;
+    char conn_host[REDIRECT_HOST_MAX + 1]; //  where ac goes ("" = unix)
+    int conn_port;                         //
+    int moving;   //  from a MOVED until the new node's connect result
+    int draining; //  the old connection closes once its replies are in
+    int dropping; //  s_drop is freeing the context
+    //  ASK: a second connection, made when first needed.
+    redisAsyncContext *ask_ac;
+    redis_zloop_t *ask_adapter;
+    char ask_host[REDIRECT_HOST_MAX + 1];
+    int ask_port;
     metrics_hist_t latency;              //  call sent -> reply, seconds
-    uint64_t errors;                     //  error replies, lost calls, failed
-                                         //  connects, drops
     char sha[SCRIPT_COUNT][SHA_LEN + 1]; //  "" until SCRIPT LOAD answered
 };
 
-//  One call in flight. Its arguments are kept for a NOSCRIPT retry.
-typedef struct {
+//  One call. Its arguments are kept for re-sending (NOSCRIPT, redirects).
+struct _s_call_t {
     store_t *store;
+    s_call_t *prev, *next; //  in store->head..tail
+    call_where_t where;
     int script;      //  script_id_t, or -1 for a plain command
     int argc;        //  ARGV (script) or whole command (plain)
     char **argv;     //  copies
     size_t *argvlen; //  their lengths
     int retried;     //  the NOSCRIPT retry was done
-    uint64_t sent;   //  monotonic us it was sent (latency)
+    int redirects;   //  MOVED/ASK followed
+    int retries;     //  TRYAGAIN/CLUSTERDOWN/LOADING waited out
+    uint64_t sent;   //  monotonic us it was made (latency, deadline)
     store_reply_fn *fn;
     void *arg;
-} s_call_t;
+};
 
 static void s_connect (store_t *self);
 
@@ -102,17 +149,45 @@ s_call_new (store_t *self, int script, int argc, const char **argv,
     return call;
 }
 
+static void
+s_unlink (store_t *self, s_call_t *call)
+{
+    if (call->where == CALL_PARKED)
+        self->parked--;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        self->head = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    else
+        self->tail = call->prev;
+    self->pending--;
+}
+
+//  The answer is in (reply may be NULL): unlink, count, call back, free.
+static void
+s_finish (store_t *self, s_call_t *call, redisReply *reply)
+{
+    s_unlink (self, call);
+    if (reply)
+        metrics_hist_observe (&self->latency,
+                              (double) (clock_mono_us () - call->sent) / 1e6);
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        self->errors++;
+    call->fn (reply, call->arg);
+    s_call_destroy (&call);
+}
+
 static void s_on_reply (redisAsyncContext *ac, void *r, void *privdata);
 
-//  Send the call on the current context: EVALSHA if the SHA is known and
-//  eval is 0, else EVAL with the source. Returns 0 or -1.
+//  Send the call on ac: EVALSHA if the SHA is known and eval is 0, else
+//  EVAL with the source. Returns 0 or -1.
 static int
-s_send (store_t *self, s_call_t *call, int eval)
+s_send_on (store_t *self, redisAsyncContext *ac, s_call_t *call, int eval)
 {
-    if (self->state != STORE_UP || !self->ac)
-        return -1;
     if (call->script < 0)
-        return redisAsyncCommandArgv (self->ac, s_on_reply, call, call->argc,
+        return redisAsyncCommandArgv (ac, s_on_reply, call, call->argc,
                                       (const char **) call->argv, call->argvlen)
                        == REDIS_OK
                    ? 0
@@ -138,7 +213,7 @@ s_send (store_t *self, s_call_t *call, int eval)
             argv[3 + SCRIPT_NKEYS + i] = call->argv[i];
             lens[3 + SCRIPT_NKEYS + i] = call->argvlen[i];
         }
-        if (redisAsyncCommandArgv (self->ac, s_on_reply, call, argc, argv, lens)
+        if (redisAsyncCommandArgv (ac, s_on_reply, call, argc, argv, lens)
             == REDIS_OK)
             rc = 0;
     }
@@ -147,31 +222,208 @@ s_send (store_t *self, s_call_t *call, int eval)
     return rc;
 }
 
+//  Send the call on the main connection (it must be up). Returns 0 or -1.
+static int
+s_send (store_t *self, s_call_t *call, int eval)
+{
+    if (self->state != STORE_UP || !self->ac
+        || s_send_on (self, self->ac, call, eval) != 0)
+        return -1;
+    if (call->where == CALL_PARKED)
+        self->parked--;
+    call->where = CALL_MAIN;
+    return 0;
+}
+
+//  Keep the call until s_flush sends it.
+static void
+s_park (store_t *self, s_call_t *call)
+{
+    if (call->where != CALL_PARKED)
+        self->parked++;
+    call->where = CALL_PARKED;
+}
+
+//  Send every parked call, oldest first, if the main connection can take
+//  them; a call that cannot be sent fails with a NULL reply.
+static void
+s_flush (store_t *self)
+{
+    if (self->state != STORE_UP || self->moving || self->draining)
+        return;
+    s_call_t *call = self->head;
+    while (call && self->parked) {
+        s_call_t *next = call->next;
+        if (call->where == CALL_PARKED && s_send (self, call, 0) != 0)
+            s_finish (self, call, NULL);
+        call = next;
+    }
+}
+
+static int
+s_on_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    store_t *self = (store_t *) arg;
+    self->retry_timer = -1;
+    s_flush (self);
+    return 0;
+}
+
+//  Park the call and send it again after a backoff that doubles with its
+//  retries.
+static void
+s_retry_later (store_t *self, s_call_t *call)
+{
+    s_park (self, call);
+    if (self->retry_timer != -1)
+        return;
+    int shift = call->retries > 0 ? call->retries - 1 : 0;
+    size_t delay = (size_t) RETRY_BASE_MS << (shift > 4 ? 4 : shift);
+    self->retry_timer = zloop_timer (self->loop, delay, 1, s_on_retry, self);
+}
+
+//  A MOVED: the slot lives at host:port now. Make that the main node:
+//  close the old connection once the replies still due on it are in
+//  (they are MOVED too, and parked in order), then connect there.
+static void
+s_move (store_t *self, const char *host, int port, int slot)
+{
+    if (self->moving)
+        return; //  already on the way (to the first node named)
+    snprintf (self->node_host, sizeof self->node_host, "%s", host);
+    self->node_port = port;
+    char slot_s[16], port_s[16];
+    snprintf (slot_s, sizeof slot_s, "%d", slot);
+    snprintf (port_s, sizeof port_s, "%d", port);
+    log_ev_info ("redis_moved", "slot", slot_s, "host", host, "port", port_s,
+                 NULL);
+    if (self->state == STORE_UP && self->ac) {
+        self->moving = 1;
+        self->draining = 1;
+        redisAsyncDisconnect (self->ac); //  s_on_disconnect once drained
+    }
+    //  Else a (re)connect is due anyway: it goes to the new node.
+}
+
+static void s_on_ask_connect (const redisAsyncContext *ac, int status);
+static void s_on_ask_disconnect (const redisAsyncContext *ac, int status);
+
+//  An ASK: send ASKING and the call to host:port once, on the ASK
+//  connection, always as EVAL (that node may not have our scripts).
+//  Returns 0 if sent, 1 if parked for a retry (the ASK connection still
+//  goes to another node: it is closed first), -1 on failure.
+static int
+s_ask (store_t *self, s_call_t *call, const char *host, int port)
+{
+    if (self->ask_ac
+        && (self->ask_port != port || strcmp (self->ask_host, host) != 0)) {
+        redisAsyncDisconnect (self->ask_ac);
+        s_retry_later (self, call);
+        return 1;
+    }
+    if (!self->ask_ac) {
+        if (!self->ask_adapter)
+            self->ask_adapter = redis_zloop_new (self->loop);
+        if (!self->ask_adapter || redis_zloop_attached (self->ask_adapter))
+            return -1;
+        redisAsyncContext *ac = redisAsyncConnect (host, port);
+        if (!ac)
+            return -1;
+        if (ac->err || redis_zloop_attach (self->ask_adapter, ac) != 0) {
+            redisAsyncFree (ac);
+            return -1;
+        }
+        ac->data = self;
+        redisAsyncSetConnectCallback (ac, s_on_ask_connect);
+        redisAsyncSetDisconnectCallback (ac, s_on_ask_disconnect);
+        self->ask_ac = ac;
+        snprintf (self->ask_host, sizeof self->ask_host, "%s", host);
+        self->ask_port = port;
+        char port_s[16];
+        snprintf (port_s, sizeof port_s, "%d", port);
+        log_ev_info ("redis_ask_connect", "host", host, "port", port_s, NULL);
+    }
+    //  hiredis queues both until the connection is up.
+    if (redisAsyncCommand (self->ask_ac, NULL, NULL, "ASKING") != REDIS_OK
+        || s_send_on (self, self->ask_ac, call, 1) != 0)
+        return -1;
+    if (call->where == CALL_PARKED)
+        self->parked--;
+    call->where = CALL_ASK;
+    return 0;
+}
+
+//  A cluster error reply for call, received on ac. Returns 0 if the call
+//  goes on (re-sent or parked), 1 if the reply is the answer, -1 if the
+//  call fails with a NULL reply.
+static int
+s_redirect (store_t *self, s_call_t *call, const redisAsyncContext *ac,
+            const redisReply *reply)
+{
+    redirect_t to;
+    redirect_kind_t kind =
+        redirect_parse (reply->str, (size_t) reply->len, &to);
+    if (kind == REDIRECT_NONE)
+        return 1;
+    if (kind == REDIRECT_RETRY) {
+        if (call->retries >= RETRIES_MAX)
+            return 1;
+        call->retries++;
+        s_retry_later (self, call);
+        return 0;
+    }
+    if (call->redirects >= REDIRECTS_MAX) {
+        log_ev_warn ("redis_redirect_loop", "error", reply->str, NULL);
+        return -1;
+    }
+    call->redirects++;
+    //  An empty host is the answering node's.
+    const char *host = to.host;
+    if (!host[0])
+        host = ac == self->ask_ac ? self->ask_host : self->conn_host;
+    if (!host[0])
+        return -1; //  a unix-socket seed cannot say where it is
+    if (kind == REDIRECT_ASK)
+        return s_ask (self, call, host, to.port) < 0 ? -1 : 0;
+    if (to.port == self->conn_port && strcmp (host, self->conn_host) == 0)
+        s_retry_later (self, call); //  a stale MOVED to where we are
+    else {
+        s_park (self, call);
+        s_move (self, host, to.port, to.slot);
+    }
+    return 0;
+}
+
 static void
 s_on_reply (redisAsyncContext *ac, void *r, void *privdata)
 {
-    (void) ac;
     s_call_t *call = (s_call_t *) privdata;
     store_t *self = call->store;
     redisReply *reply = (redisReply *) r;
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        int rc = s_redirect (self, call, ac, reply);
+        if (rc == 0)
+            return; //  still pending
+        if (rc < 0)
+            reply = NULL;
+    }
     if (reply && reply->type == REDIS_REPLY_ERROR && call->script >= 0
         && !call->retried && strncmp (reply->str, "NOSCRIPT", 8) == 0) {
         log_warn ("redis: script %s not in the server's cache, re-sending "
                   "with EVAL",
                   script_name (call->script));
         call->retried = 1;
+        if (self->moving || self->draining) {
+            s_park (self, call); //  EVAL on the next node anyway
+            return;
+        }
         if (s_send (self, call, 1) == 0)
             return; //  still pending
         reply = NULL;
     }
-    self->pending--;
-    if (reply)
-        metrics_hist_observe (&self->latency,
-                              (double) (clock_mono_us () - call->sent) / 1e6);
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        self->errors++;
-    call->fn (reply, call->arg);
-    s_call_destroy (&call);
+    s_finish (self, call, reply);
 }
 
 static void
@@ -221,7 +473,24 @@ s_down (store_t *self, const char *what, const char *why)
         self->sha[i][0] = 0;
     if (self->stopping)
         return;
+    if (self->draining) {
+        //  The old node is closed after a MOVED: on to the new one now.
+        self->draining = 0;
+        self->timer_id = zloop_timer (self->loop, 1, 1, s_on_timer, self);
+        return;
+    }
+    self->moving = 0;
     self->errors++;
+    if (self->node_host[0]) {
+        //  The node a MOVED named is out of reach: back to the seed.
+        char port[16];
+        snprintf (port, sizeof port, "%d", self->node_port);
+        log_ev_warn ("redis_node_lost", "host", self->node_host, "port", port,
+                     "what", what, "error", why && *why ? why : "unknown",
+                     NULL);
+        self->node_host[0] = 0;
+        self->node_port = 0;
+    }
     if (!self->down_logged) {
         char backoff[16];
         snprintf (backoff, sizeof backoff, "%d", BACKOFF_MAX_MS);
@@ -230,6 +499,8 @@ s_down (store_t *self, const char *what, const char *why)
                      backoff, NULL);
         self->down_logged = 1;
     }
+    if (self->timer_id != -1)
+        zloop_timer_end (self->loop, self->timer_id);
     self->timer_id = zloop_timer (self->loop, (size_t) self->backoff_ms, 1,
                                   s_on_timer, self);
     self->backoff_ms *= 2;
@@ -247,19 +518,22 @@ s_on_connect (const redisAsyncContext *ac, int status)
         return;
     }
     self->state = STORE_UP;
+    self->moving = 0;
     self->backoff_ms = BACKOFF_MIN_MS;
     self->down_logged = 0;
-    if (self->config->redis_unix[0])
+    if (!self->conn_host[0])
         log_ev_info ("redis_connected", "unix", self->config->redis_unix, NULL);
     else {
         char port[16];
-        snprintf (port, sizeof port, "%d", self->config->redis_port);
-        log_ev_info ("redis_connected", "host", self->config->redis_host,
-                     "port", port, NULL);
+        snprintf (port, sizeof port, "%d", self->conn_port);
+        log_ev_info ("redis_connected", "host", self->conn_host, "port", port,
+                     NULL);
     }
     for (int i = 0; i < SCRIPT_COUNT; i++)
         redisAsyncCommand (self->ac, s_on_loaded, self->sha[i],
                            "SCRIPT LOAD %s", script_source (i));
+    //  Parked calls are older than anything on_up may send.
+    s_flush (self);
     if (self->on_up)
         self->on_up (self->on_up_arg);
 }
@@ -268,18 +542,50 @@ static void
 s_on_disconnect (const redisAsyncContext *ac, int status)
 {
     store_t *self = (store_t *) ac->data;
+    if (self->dropping)
+        return; //  s_drop goes on
     //  Pending callbacks have already been called with NULL.
     s_down (self, "disconnected", status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void
+s_on_ask_connect (const redisAsyncContext *ac, int status)
+{
+    store_t *self = (store_t *) ac->data;
+    if (status == REDIS_OK)
+        return;
+    //  hiredis frees it and answers its calls with NULL.
+    log_ev_warn ("redis_ask_failed", "host", self->ask_host, "error",
+                 ac->errstr, NULL);
+    if (ac == self->ask_ac)
+        self->ask_ac = NULL;
+}
+
+static void
+s_on_ask_disconnect (const redisAsyncContext *ac, int status)
+{
+    (void) status;
+    store_t *self = (store_t *) ac->data;
+    if (ac == self->ask_ac)
+        self->ask_ac = NULL;
 }
 
 static void
 s_connect (store_t *self)
 {
     const config_t *config = self->config;
+    if (self->node_host[0]) {
+        memcpy (self->conn_host, self->node_host, sizeof self->conn_host);
+        self->conn_port = self->node_port;
+    } else {
+        snprintf (self->conn_host, sizeof self->conn_host, "%s",
+                  config->redis_unix[0] ? "" : config->redis_host);
+        self->conn_port = config->redis_unix[0] ? 0 : config->redis_port;
+    }
     redisAsyncContext *ac =
-        config->redis_unix[0]
-            ? redisAsyncConnectUnix (config->redis_unix)
-            : redisAsyncConnect (config->redis_host, config->redis_port);
+        self->conn_host[0]
+            ? redisAsyncConnect (self->conn_host, self->conn_port)
+            : redisAsyncConnectUnix (config->redis_unix);
     if (!ac) {
         s_down (self, "connect failed", "out of memory");
         return;
@@ -299,9 +605,79 @@ s_connect (store_t *self)
     }
     self->ac = ac;
     self->state = STORE_CONNECTING;
+    self->since_us = clock_mono_us ();
     //  Attach first: setting the connect callback asks for a write event.
     redisAsyncSetConnectCallback (ac, s_on_connect);
     redisAsyncSetDisconnectCallback (ac, s_on_disconnect);
+}
+
+//  Give up on the main connection now: its calls are answered with NULL,
+//  and a reconnect follows (to the new node if a move was under way).
+static void
+s_drop (store_t *self, const char *why)
+{
+    redisAsyncContext *ac = self->ac;
+    self->ac = NULL;
+    self->state = STORE_DOWN;
+    if (ac) {
+        self->dropping = 1;
+        redisAsyncFree (ac);
+        self->dropping = 0;
+    }
+    s_down (self, "timeout", why);
+}
+
+static void
+s_drop_ask (store_t *self)
+{
+    redisAsyncContext *ac = self->ask_ac;
+    self->ask_ac = NULL;
+    if (ac)
+        redisAsyncFree (ac);
+}
+
+//  The deadline: a connect, or the oldest call, older than
+//  redis_timeout_ms drops its connection (a Redis that accepts but never
+//  answers must not hang the matcher).
+static int
+s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    store_t *self = (store_t *) arg;
+    uint64_t limit = (uint64_t) self->config->redis_timeout_ms * 1000;
+    uint64_t now = clock_mono_us ();
+    char waited[24], pending[24];
+    if (self->state == STORE_CONNECTING && now - self->since_us > limit) {
+        snprintf (waited, sizeof waited, "%" PRIu64,
+                  (now - self->since_us) / 1000);
+        log_ev_warn ("redis_timeout", "what", "connect", "waited_ms", waited,
+                     NULL);
+        s_drop (self, "connect timed out");
+    }
+    while (self->head && now - self->head->sent > limit) {
+        s_call_t *call = self->head;
+        snprintf (waited, sizeof waited, "%" PRIu64, (now - call->sent) / 1000);
+        snprintf (pending, sizeof pending, "%zu", self->pending);
+        if (call->where == CALL_PARKED
+            || (call->where == CALL_MAIN && !self->ac)
+            || (call->where == CALL_ASK && !self->ask_ac)) {
+            log_ev_warn ("redis_timeout", "what", "parked call", "waited_ms",
+                         waited, "pending", pending, NULL);
+            s_finish (self, call, NULL);
+        } else if (call->where == CALL_ASK) {
+            log_ev_warn ("redis_timeout", "what", "ask connection", "waited_ms",
+                         waited, "pending", pending, NULL);
+            s_drop_ask (self);
+            break; //  the next tick sees to the calls behind
+        } else {
+            log_ev_warn ("redis_timeout", "what", "call", "waited_ms", waited,
+                         "pending", pending, NULL);
+            s_drop (self, "no reply in time");
+            break;
+        }
+    }
+    return 0;
 }
 
 store_t *
@@ -317,11 +693,18 @@ store_new (zloop_t *loop, const config_t *config, store_up_fn *on_up, void *arg)
     self->on_up = on_up;
     self->on_up_arg = arg;
     self->timer_id = -1;
+    self->retry_timer = -1;
     self->backoff_ms = BACKOFF_MIN_MS;
     metrics_hist_init (&self->latency, metrics_buckets_latency,
                        metrics_buckets_latency_n);
     self->adapter = redis_zloop_new (loop);
-    if (!self->adapter) {
+    int every = config->redis_timeout_ms / 4;
+    every = every < 25 ? 25 : every > 1000 ? 1000 : every;
+    self->deadline_id = self->adapter ? zloop_timer (loop, (size_t) every, 0,
+                                                     s_on_deadline, self)
+                                      : -1;
+    if (self->deadline_id == -1) {
+        redis_zloop_destroy (&self->adapter);
         free (self);
         return NULL;
     }
@@ -339,6 +722,10 @@ store_destroy (store_t **self_p)
     self->stopping = 1;
     if (self->timer_id != -1)
         zloop_timer_end (self->loop, self->timer_id);
+    if (self->retry_timer != -1)
+        zloop_timer_end (self->loop, self->retry_timer);
+    zloop_timer_end (self->loop, self->deadline_id);
+    s_drop_ask (self);
     if (self->ac) {
         //  Calls every pending callback with NULL, then the cleanup hook
         //  and (if it was connected) s_on_disconnect.
@@ -347,6 +734,9 @@ store_destroy (store_t **self_p)
         self->state = STORE_DOWN;
         redisAsyncFree (ac);
     }
+    while (self->head) //  parked calls
+        s_finish (self, self->head, NULL);
+    redis_zloop_destroy (&self->ask_adapter);
     redis_zloop_destroy (&self->adapter);
     free (self);
     *self_p = NULL;
@@ -356,14 +746,14 @@ int
 store_ready (store_t *self)
 {
     assert (self);
-    return self->state == STORE_UP && !self->stopping;
+    return (self->state == STORE_UP || self->moving) && !self->stopping;
 }
 
 int
 store_loaded (store_t *self)
 {
     assert (self);
-    if (!store_ready (self))
+    if (self->state != STORE_UP || self->stopping || self->draining)
         return 0;
     for (int i = 0; i < SCRIPT_COUNT; i++)
         if (self->sha[i][0] == 0)
@@ -404,11 +794,22 @@ s_call (store_t *self, int script, int argc, const char **argv,
     if (!call)
         return -1;
     call->sent = clock_mono_us ();
-    if (s_send (self, call, 0) != 0) {
+    call->where = CALL_PARKED;
+    self->parked++;
+    call->prev = self->tail;
+    if (self->tail)
+        self->tail->next = call;
+    else
+        self->head = call;
+    self->tail = call;
+    self->pending++;
+    //  Behind other parked calls, or during a move: wait in line.
+    if (self->parked == 1 && !self->moving && !self->draining
+        && s_send (self, call, 0) != 0) {
+        s_unlink (self, call);
         s_call_destroy (&call);
         return -1;
     }
-    self->pending++;
     return 0;
 }
 

@@ -8,6 +8,21 @@
 //  or drops, the store reconnects with exponential backoff (100 ms to 5 s)
 //  on a zloop timer and logs each state change once. Calls are pipelined:
 //  their callbacks run in the order the calls were made.
+//
+//  Redis Cluster (docs/redis.md): the store follows redirects itself
+//  (hiredis 0.14 does not). A MOVED reply makes the named node the
+//  store's node: the old connection is closed once its replies are in,
+//  the store connects there (scripts are loaded again) and re-sends the
+//  redirected calls, in order, with the calls made meanwhile behind them;
+//  if that node cannot be reached, the next reconnect goes to the
+//  configured seed (MEGLE_REDIS_URL) again. An ASK reply sends the call
+//  once more, after ASKING, on a second connection to the importing node.
+//  TRYAGAIN, CLUSTERDOWN, LOADING and MASTERDOWN are retried after a short
+//  backoff. A call redirected or retried more than 5 times fails.
+//
+//  Deadline: a call unanswered for MEGLE_REDIS_TIMEOUT_MS (or a connect
+//  that long) drops the connection (its calls get NULL replies, the event
+//  redis_timeout is logged) and the store reconnects as above.
 
 #ifndef MEGLE_STORE_H
 #define MEGLE_STORE_H
@@ -39,7 +54,8 @@ store_t *store_new (zloop_t *loop, const config_t *config, store_up_fn *on_up,
 //  first. NULL-safe; nulls *self_p.
 void store_destroy (store_t **self_p);
 
-//  True when connected: calls will be sent.
+//  True when connected (or moving to another Cluster node): calls are
+//  accepted.
 int store_ready (store_t *self);
 
 //  True when connected and every script is loaded (its SHA known): the
@@ -54,7 +70,8 @@ const metrics_hist_t *store_latency (store_t *self);
 //  connection, failed connects and dropped connections.
 uint64_t store_errors (store_t *self);
 
-//  Number of calls sent whose reply has not yet arrived.
+//  Number of calls made whose reply has not yet arrived (sent, or waiting
+//  for a move or a retry).
 size_t store_pending (store_t *self);
 
 //  Run script `script` (script_id_t) with the standard KEYS and the given

@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(gcc libc6-dev cmake ninja-build pkg-config
     libzmq3-dev libczmq-dev libwebsockets-dev libhiredis-dev libmsgpack-dev
-    libcjson-dev libssl-dev check redis-server)
+    libcjson-dev libssl-dev check redis-server
+    libev-dev libwebsockets-evlib-ev)
 test_pkgs=(clang libclang-rt-14-dev clang-format chromium iproute2 util-linux python3 python3-prometheus-client haproxy openssl curl
     ca-certificates procps)
 

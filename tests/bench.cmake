@@ -24,3 +24,19 @@ else ()
         TIMEOUT 120
         ENVIRONMENT "MEGLE_BENCH_NO_BUILD=1")
 endif ()
+
+#  bench.ceiling: tools/bench/ceiling.py --smoke against a private
+#  redis-server: tiny counts; it checks that every script call the ceiling
+#  times (single and batched) gets a well-formed reply, so that a change of
+#  the scripts' arguments that breaks the ceilings fails here. No timing
+#  is asserted.
+find_program (REDIS_CLI_EXECUTABLE redis-cli)
+if (REDIS_SERVER_EXECUTABLE AND REDIS_CLI_EXECUTABLE AND PYTHON3_EXECUTABLE)
+    add_test (NAME bench.ceiling
+              COMMAND ${PYTHON3_EXECUTABLE}
+                      ${CMAKE_SOURCE_DIR}/tools/bench/ceiling.py --smoke
+                      --root ${CMAKE_SOURCE_DIR}
+                      --redis-server ${REDIS_SERVER_EXECUTABLE}
+                      --batch 16,64)
+    set_tests_properties (bench.ceiling PROPERTIES LABELS bench TIMEOUT 60)
+endif ()

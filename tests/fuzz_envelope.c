@@ -1,6 +1,8 @@
 //  fuzz_envelope - libFuzzer target for envelope_parse and the builders.
 //
-//  Any bytes must parse or be refused with a known code. When they parse,
+//  Any bytes must parse or be refused with a known code; the validating
+//  skipper must accept exactly what json_text_prescan and cJSON accept
+//  together (the parser it replaced). When they parse,
 //  the data and payload spans must lie inside the input and be exactly the
 //  values cJSON picked (same first-of-duplicates), and the relayed signal
 //  built from the payload must be JSON again; interests must come out
@@ -13,6 +15,7 @@
 //  directory) named on argv, so the corpus is a ctest (fuzz.envelope.replay).
 
 #include "envelope.h"
+#include "json_text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -187,6 +190,22 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     const char *text = (const char *) data;
+
+    //  The skipper accepts exactly what the earlier parser accepted: the
+    //  strict pre-scan, then cJSON with nothing after the value.
+    const char *why = NULL;
+    bool skipper = json_text_validate (data, size, &why) == 0;
+    s_check (skipper || why, "skipper gives a reason");
+    bool oracle = size > 0 && json_text_prescan (data, size, &why) == 0;
+    if (oracle) {
+        const char *end = NULL;
+        cJSON *value = cJSON_ParseWithLengthOpts (text, size, &end, 0);
+        oracle = value && end && end >= text && end <= text + size
+                 && json_text_skip_ws (end, text + size) == text + size;
+        cJSON_Delete (value);
+    }
+    s_check (skipper == oracle, "json_text_validate agrees with cJSON");
+
     envelope_t env;
     const char *code = NULL;
     char msg[128];

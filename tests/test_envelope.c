@@ -1026,6 +1026,85 @@ START_TEST (test_relay_roundtrip)
 }
 END_TEST
 
+//  The validating skipper (json_text_validate) in place of cJSON: what
+//  cJSON refused on its own is refused still, what it took is taken.
+START_TEST (test_skipper)
+{
+    //  numbers of any length (cJSON 1.7.15 takes them too)
+    char digits[300];
+    memset (digits, '7', 299);
+    digits[299] = '\0';
+    s_payload_roundtrip (digits);
+    char *text;
+    //  UTF-16 surrogates must pair, in values and in keys
+    s_payload_roundtrip ("\"\\uD83D\\uDE00\"");
+    s_payload_roundtrip ("{\"\\ud83d\\ude00\":1}");
+    static const char *unpaired[] = {
+        "\"\\ud83d\"",        "\"\\ud83dx\"",       "\"\\ud83d\\u0041\"",
+        "\"\\ude00\"",        "\"\\ude00\\ud83d\"", "{\"\\udc00\":1}",
+        "\"\\ud83d\\ud83d\"", "\"\\ud83d\\u\"",
+    };
+    for (size_t i = 0; i < sizeof unpaired / sizeof unpaired[0]; i++) {
+        text = s_signal_with (unpaired[i]);
+        s_err (text, "bad_json");
+        free (text);
+    }
+    //  grammar: separators, literals, containers
+    static const char *bad[] = {
+        "[1,]",      "{\"a\":1,}", "[,1]",  "{,}", "{\"a\"}", "{\"a\":}",
+        "{\"a\" 1}", "{1:2}",      "[1 2]", "tru", "nul",     "falsey",
+        "True",      "[",          "]",     "{",   "\"a",     "[}",
+        "{]",        "1 2",        "01",    "-",   "1.",      ".5",
+        "1e",        "+1",         "0x1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        text = s_signal_with (bad[i]);
+        s_err (text, "bad_json");
+        free (text);
+    }
+    static const char *good[] = {
+        "[ ]", "{ }",    "[ 1 , 2 ]",         "{ \"a\" : [ ] , \"b\" : { } }",
+        "-0",  "0.5e-3", "[true,false,null]", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        s_payload_roundtrip (good[i]);
+    //  a byte order mark only at the start; nothing but whitespace after
+    parsed_t *p =
+        s_ok ("\xEF\xBB\xBF {\"event\":\"leave\",\"data\":{}}", ENVELOPE_LEAVE);
+    s_parsed_destroy (&p);
+    s_err ("{\"event\":\"leave\",\"data\":{}}\xEF\xBB\xBF", "bad_json");
+    s_err ("\xEF\xBB\xBF", "bad_json");
+    s_err ("\xEF\xBB\xBF"
+           "0",
+           "bad_json"); //  cJSON skips it only if len > 4
+    s_err ("{\"event\":\"leave\",\"data\":{}} {}", "bad_json");
+    p = s_ok ("\t{\"event\":\"leave\",\"data\":{}}\r\n ", ENVELOPE_LEAVE);
+    s_parsed_destroy (&p);
+    //  a top-level value that is valid JSON but no object
+    s_err ("[1]", "bad_envelope");
+    s_err ("\"leave\"", "bad_envelope");
+    //  strings are decoded as cJSON's C strings: cut at \u0000
+    p = s_ok ("{\"event\":\"lea\\u0076e\",\"data\":{\"target_id\":"
+              "\"ab\\u0000cd\"}}",
+              ENVELOPE_LEAVE);
+    ck_assert_str_eq (p->env.target_id, "ab");
+    s_parsed_destroy (&p);
+    p = s_ok ("{\"event\":\"leave\\u0000xyz\",\"data\":{}}", ENVELOPE_LEAVE);
+    s_parsed_destroy (&p);
+    //  an interest longer than the stack buffer (whitespace collapses)
+    char find[1200];
+    int n = snprintf (find, sizeof find,
+                      "{\"event\":\"find_match\",\"data\":{\"interests\":[\"");
+    memset (find + n, ' ', 1000);
+    snprintf (find + n + 1000, sizeof find - (size_t) n - 1000,
+              "Cats\\u0020 \\t Dogs\"]}}");
+    p = s_ok (find, ENVELOPE_FIND_MATCH);
+    ck_assert_uint_eq (p->env.interest_count, 1);
+    ck_assert_str_eq (p->env.interests[0], "cats dogs");
+    s_parsed_destroy (&p);
+}
+END_TEST
+
 static Suite *
 s_suite (void)
 {
@@ -1051,6 +1130,7 @@ s_suite (void)
     tcase_add_test (tc, test_bad_utf8);
     tcase_add_test (tc, test_bad_escapes_and_controls);
     tcase_add_test (tc, test_nesting_depth);
+    tcase_add_test (tc, test_skipper);
     tcase_add_test (tc, test_bad_envelope);
     tcase_add_test (tc, test_unknown_event);
     tcase_add_test (tc, test_bad_field);

@@ -1,5 +1,8 @@
---  lib.lua - helpers prepended to every megle script at build time
---  (matcher/embed_lua.cmake), so each script stays self-contained in Redis.
+--  lib.lua - helpers and operations prepended to every megle script at
+--  build time (matcher/embed_lua.cmake), so each script stays
+--  self-contained in Redis. The body of each script is a function of OPS
+--  (at the end of this file): find.lua and the others call one of them
+--  with their ARGV; batch.lua calls many of them in one script call.
 --
 --  Every script is called with one key: KEYS[1] = "{megle}:gws" (gateway
 --  heartbeats). Queue, session, match, gateway and recent-partner keys are
@@ -255,3 +258,335 @@ local function close_session (sid, gw, now, block)
     return nil
 end
 
+
+--  ------------------------------------------------------------------------
+--  The operations. Each script's body is one function of OPS, called with
+--  that script's ARGV (a list of strings) and returning its reply, so that
+--  find.lua and the others are one-line wrappers and batch.lua can run
+--  many of them in one call. KEYS[1] is the same for all of them.
+
+local OPS = {}
+
+--  gw_beat: a gateway said HELLO or HEARTBEAT.
+--  ARGV: gw, now_ms (wall clock). Returns {"ok"}.
+OPS.gw_beat = function (argv)
+    redis.call ('HSET', KEYS[1], argv[1], argv[2])
+    return {'ok'}
+end
+
+--  open: a session connected.
+--  ARGV: sid, gw, ip_hash, session_ttl.
+--  Returns {"ok"}, or {"exists"} if the session is already known (a
+--  replayed OPEN must not reset a matched session to idle).
+OPS.open = function (argv)
+    local sid, gw, ip, ttl = argv[1], argv[2], argv[3], tonumber (argv[4])
+    local sk = skey (sid)
+    if redis.call ('EXISTS', sk) == 1 then
+        return {'exists'}
+    end
+    redis.call ('HSET', sk, 'gw', gw, 'state', 'idle', 'ip', ip)
+    redis.call ('EXPIRE', sk, ttl)
+    redis.call ('SADD', gkey (gw), sid)
+    return {'ok'}
+end
+
+--  find: session `sid` asks for a partner of `mode`, preferably sharing
+--  one of `interests`. In one atomic step it takes a live waiting stranger
+--  out of every queue it sits in and pairs the two, or enqueues `sid`:
+--  - with interests: a session waiting in one of sid's interest queues
+--    (not a recent partner, unless sid is alone: see below), else sid
+--    waits in its interest queues and, `wait` ms later, the relax script
+--    opens it to a random stranger too (at once when wait is 0);
+--  - without: a session in the random queue of the mode, else sid waits
+--    there. The random queue holds at most one live session, so a recent
+--    partner found there is taken (two people alone can still talk).
+--  "Alone" for an interest finder whose only candidates are recent
+--  partners: nobody else waits in the mode's random queue or relax set.
+--  ARGV: sid, gw, mid (a fresh match id), match_ttl, session_ttl, mode
+--  ("video" | "text"), interests (joined by "\n", "" = none), now_ms,
+--  wait_ms. Returns {"matched", cand, cand_gw, mid, mode, shared} |
+--  {"waiting"} | {"already_matched"} | {"gone"} (no session hash) |
+--  {"banned", ms} (sid's address hash is banned for ms more; report.lua).
+OPS.find = function (argv)
+    local sid, mid = argv[1], argv[3]
+    local match_ttl, session_ttl = tonumber (argv[4]), tonumber (argv[5])
+    local mode, interests = mode_of (argv[6]), argv[7]
+    local now, wait = tonumber (argv[8]), tonumber (argv[9])
+    local sk = skey (sid)
+    local s = redis.call ('HMGET', sk, 'gw', 'state', 'mode', 'interests',
+                          'relaxed')
+    if not s[1] then
+        return {'gone'}
+    end
+    if s[2] == 'matched' then
+        return {'already_matched'}
+    end
+    local ip = redis.call ('HGET', sk, 'ip')
+    if ip and ip ~= '' then
+        local left = redis.call ('PTTL', bankey (ip))
+        if left > 0 or left == -1 then
+            --  Banned: out of every queue (a find while waiting), not
+            --  queued.
+            if s[2] == 'waiting' then
+                dequeue (sid, s[3], s[4])
+                redis.call ('HSET', sk, 'state', 'idle')
+            end
+            return {'banned', tostring (left > 0 and left or 0)}
+        end
+    end
+    redis.call ('EXPIRE', sk, session_ttl)
+    if s[2] == 'waiting' then
+        --  A second find changes nothing: the first one's queues stand
+        --  (the queues are sets, so nobody is queued twice).
+        enqueue (sid, mode_of (s[3]), split (s[4]), s[5] == '1', now + wait)
+        return {'waiting'}
+    end
+    redis.call ('HSET', sk, 'mode', mode, 'interests', interests)
+    redis.call ('HDEL', sk, 'relaxed')
+    local list = split (interests)
+
+    local function matched (cand, cand_gw)
+        local shared = pair (sid, cand, mid, mode, match_ttl, session_ttl)
+        return {'matched', cand, cand_gw, mid, mode, shared}
+    end
+
+    --  Someone other than a recent partner of sid waits in the mode?
+    local function others_wait ()
+        local cand, _, recent = pick ({qkey (mode), relaxkey (mode)}, sid,
+                                      mode, now)
+        return cand ~= nil and not recent
+    end
+
+    if #list > 0 then
+        local keys = {}
+        for _, interest in ipairs (list) do
+            keys[#keys + 1] = qikey (mode, interest)
+        end
+        local cand, cand_gw, recent = pick (keys, sid, mode, now)
+        if cand and not recent then
+            return matched (cand, cand_gw)
+        end
+        if wait <= 0 then
+            --  No interest wait: open to a random stranger at once.
+            local rand, rand_gw, rand_recent = pick ({qkey (mode)}, sid, mode,
+                                                     now)
+            if rand and not rand_recent then
+                return matched (rand, rand_gw)
+            end
+            if cand then
+                return matched (cand, cand_gw)
+            end
+            if rand then
+                return matched (rand, rand_gw)
+            end
+            enqueue (sid, mode, list, true, now)
+            return {'waiting'}
+        end
+        if cand and not others_wait () then
+            return matched (cand, cand_gw)
+        end
+        enqueue (sid, mode, list, false, now + wait)
+        return {'waiting'}
+    end
+    local cand, cand_gw = pick ({qkey (mode)}, sid, mode, now)
+    if cand then
+        return matched (cand, cand_gw)
+    end
+    enqueue (sid, mode, list, true, now)
+    return {'waiting'}
+end
+
+--  route: may `sid` send a signal (to `target`), a chat message or a
+--  typing flag (target "": to whoever is its partner) within match
+--  `match`? Read-only. ARGV: sid, target ("" = the current partner),
+--  match ("" = the current one).
+--  Returns {"ok", partner_gw, mid, partner} | {"not_matched"} |
+--  {"not_partner"}.
+OPS.route = function (argv)
+    local sid, target, match = argv[1], argv[2], argv[3]
+    local s = redis.call ('HMGET', skey (sid), 'state', 'partner', 'match')
+    if s[1] ~= 'matched' then
+        return {'not_matched'}
+    end
+    if target ~= '' and s[2] ~= target then
+        return {'not_partner'}
+    end
+    if match ~= '' and match ~= s[3] then
+        --  a stale message from an earlier match with the same peer
+        return {'not_partner'}
+    end
+    local p = redis.call ('HMGET', skey (s[2]), 'gw', 'state', 'partner',
+                          'match')
+    if not p[1] or p[2] ~= 'matched' or p[3] ~= sid or p[4] ~= s[3] then
+        return {'not_matched'}
+    end
+    return {'ok', p[1], s[3], s[2]}
+end
+
+--  leave: session `sid` ends its match, or leaves the queues.
+--  ARGV: sid, target ("" = whoever is the partner), session_ttl, now_ms,
+--  rematch_block_ms. Returns {"ended", partner, partner_gw, mid}
+--  (partner_gw "" if the partner is gone: tell nobody) | {"unqueued"} |
+--  {"not_partner"} | {"not_matched"}.
+OPS.leave = function (argv)
+    local sid, target, ttl = argv[1], argv[2], tonumber (argv[3])
+    local now, block = tonumber (argv[4]), tonumber (argv[5])
+    local sk = skey (sid)
+    local s = redis.call ('HMGET', sk, 'gw', 'state', 'partner', 'match',
+                          'mode', 'interests')
+    if not s[1] then
+        return {'not_matched'}
+    end
+    redis.call ('EXPIRE', sk, ttl)
+    if s[2] == 'matched' then
+        if target ~= '' and target ~= s[3] then
+            return {'not_partner'}
+        end
+        local pgw = unpair (sid, s[3], s[4], now, block)
+        return {'ended', s[3], pgw or '', s[4]}
+    end
+    if s[2] == 'waiting' then
+        dequeue (sid, s[5], s[6])
+        redis.call ('HSET', sk, 'state', 'idle')
+        return {'unqueued'}
+    end
+    return {'not_matched'}
+end
+
+--  close: session `sid`'s socket closed; forget it.
+--  ARGV: sid, gw, now_ms, rematch_block_ms. Returns {"ended", partner,
+--  partner_gw, mid} when a partner must be told, else {"closed"}.
+OPS.close = function (argv)
+    local partner, pgw, mid = close_session (argv[1], argv[2],
+                                             tonumber (argv[3]),
+                                             tonumber (argv[4]))
+    if partner then
+        return {'ended', partner, pgw, mid}
+    end
+    return {'closed'}
+end
+
+--  gw_dead: gateway `gw` stopped (BYE) or stopped heartbeating: close
+--  every session it held.
+--  ARGV: gw, dead_before_ms ("" = unconditional; else only if the last
+--  heartbeat stored in KEYS[1] is older, so that a gateway another
+--  matcher still hears is left alone), now_ms, rematch_block_ms.
+--  Returns {"alive", last_ms} or {"dead", partner1, partner_gw1, sid1,
+--  mid1, partner2, ...}: the partners (on other gateways) to tell.
+OPS.gw_dead = function (argv)
+    local gw, before = argv[1], argv[2]
+    local now, block = tonumber (argv[3]), tonumber (argv[4])
+    if before ~= '' then
+        local last = redis.call ('HGET', KEYS[1], gw)
+        if last and tonumber (last) and tonumber (last) >= tonumber (before)
+        then
+            return {'alive', last}
+        end
+    end
+    local out = {'dead'}
+    local sids = redis.call ('SMEMBERS', gkey (gw))
+    for _, sid in ipairs (sids) do
+        local partner, pgw, mid = close_session (sid, gw, now, block)
+        if partner and pgw ~= gw then
+            out[#out + 1] = partner
+            out[#out + 1] = pgw
+            out[#out + 1] = sid
+            out[#out + 1] = mid
+        end
+    end
+    redis.call ('DEL', gkey (gw))
+    redis.call ('HDEL', KEYS[1], gw)
+    return out
+end
+
+--  relax: the sessions whose interest wait is over (score <= now in
+--  {megle}:relax:<mode>) are opened to a random stranger: each moves into
+--  the random queue of its mode (staying in its interest queues) and is
+--  at once matched with whoever waits there, if anyone. At most one due
+--  session per match id given, so every call is bounded.
+--  ARGV: now_ms, match_ttl, session_ttl, mid1, mid2, ... (fresh ids).
+--  Returns {"relaxed", moved, more, sid1, sid_gw1, cand1, cand_gw1, mid1,
+--  mode1, shared1, sid2, ...}: one 7-tuple per match made (sid is the
+--  initiator); more = "1" if due sessions may remain, else "0".
+OPS.relax = function (argv)
+    local now = tonumber (argv[1])
+    local match_ttl, session_ttl = tonumber (argv[2]), tonumber (argv[3])
+    local budget = #argv - 3
+    local seen, moved, used = 0, 0, 0
+    local out = {'relaxed', 0, '0'}
+    for _, mode in ipairs (MODES) do
+        if seen >= budget then
+            break
+        end
+        local due = redis.call ('ZRANGEBYSCORE', relaxkey (mode), '-inf', now,
+                                'LIMIT', 0, budget - seen)
+        for _, sid in ipairs (due) do
+            seen = seen + 1
+            local s = redis.call ('HMGET', skey (sid), 'gw', 'state', 'mode',
+                                  'interests')
+            if not s[1] or s[2] ~= 'waiting' or mode_of (s[3]) ~= mode then
+                redis.call ('ZREM', relaxkey (mode), sid) --  a ghost
+            else
+                enqueue (sid, mode, split (s[4]), true, now)
+                moved = moved + 1
+                local cand, cand_gw = pick ({qkey (mode)}, sid, mode, now)
+                if cand then
+                    used = used + 1
+                    local mid = argv[3 + used]
+                    local shared = pair (sid, cand, mid, mode, match_ttl,
+                                         session_ttl)
+                    redis.call ('EXPIRE', skey (sid), session_ttl)
+                    for _, v in ipairs ({sid, s[1], cand, cand_gw, mid, mode,
+                                         shared}) do
+                        out[#out + 1] = v
+                    end
+                end
+            end
+        end
+    end
+    out[2] = moved
+    if seen >= budget then
+        out[3] = '1'
+    end
+    return out
+end
+
+--  report: session `sid` reports its current partner in match `match`
+--  (a report ends nothing: the reporter usually presses Next). The
+--  partner's address hash gets sid's address hash added to its report
+--  set, scored by time; reports older than the window drop out and the
+--  set expires with the window. Once `threshold` distinct reporter hashes
+--  are in it, the partner's address hash is banned for `ban_s` seconds
+--  (find refuses it). A report from the reported hash itself (two
+--  sessions behind one address) is not counted.
+--  ARGV: sid, match, now_ms, window_s, threshold, ban_s.
+--  Returns {"reported", partner, count, banned ("1" | "0")} |
+--  {"not_matched"} (no partner, or `match` is not the current one).
+OPS.report = function (argv)
+    local sid, match = argv[1], argv[2]
+    local now, window = tonumber (argv[3]), tonumber (argv[4])
+    local threshold, ban_s = tonumber (argv[5]), tonumber (argv[6])
+    local s = redis.call ('HMGET', skey (sid), 'state', 'partner', 'match',
+                          'ip')
+    if s[1] ~= 'matched' or not s[2] or s[3] ~= match then
+        return {'not_matched'}
+    end
+    local partner, mine = s[2], s[4]
+    local theirs = redis.call ('HGET', skey (partner), 'ip')
+    if not theirs or theirs == '' or not mine or mine == '' or theirs == mine
+    then
+        return {'reported', partner, '0', '0'}
+    end
+    local key = repkey (theirs)
+    redis.call ('ZADD', key, now, mine)
+    redis.call ('ZREMRANGEBYSCORE', key, '-inf', now - window * 1000)
+    redis.call ('EXPIRE', key, window)
+    local count = redis.call ('ZCARD', key)
+    local banned = '0'
+    if count >= threshold then
+        redis.call ('SET', bankey (theirs), '1', 'EX', ban_s)
+        redis.call ('DEL', key)
+        banned = '1'
+    end
+    return {'reported', partner, tostring (count), banned}
+end

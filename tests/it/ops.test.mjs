@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -458,4 +458,30 @@ describe('ops: metrics, health, TURN, drain', () => {
         assert.equal(exit.code, 0, `gateway exit ${JSON.stringify(exit)}`);
         stack.gateways.delete('gw-c');
     }, 60000);
+    test('6. every listening socket is bound to loopback as configured', async () => {
+        //  /proc/net/tcp{,6}: "sl local rem st ...", local = hex addr:port,
+        //  st 0A = LISTEN. 127.0.0.1 is 0100007F (little-endian).
+        const listening = [];
+        for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+            let text = '';
+            try { text = readFileSync(file, 'utf8'); } catch { continue; }
+            for (const line of text.split('\n').slice(1)) {
+                const f = line.trim().split(/\s+/);
+                if (f.length < 4 || f[3] !== '0A') continue;
+                const [addr, port] = f[1].split(':');
+                listening.push({ addr, port: parseInt(port, 16) });
+            }
+        }
+        const ports = [...stack.gateways.values()].map((g) => g.port);
+        ports.push(matcherPort);
+        for (const ep of [stack.busIn, stack.busOut]) ports.push(Number(ep.split(':').pop()));
+        for (const port of ports) {
+            const socks = listening.filter((l) => l.port === port);
+            assert.ok(socks.length > 0, `something listens on ${port}`);
+            for (const l of socks) {
+                assert.equal(l.addr, '0100007F',
+                             `port ${port} listens on 127.0.0.1 only, not ${l.addr}`);
+            }
+        }
+    });
 });

@@ -1,8 +1,9 @@
 //  stack - runs a private megle stack for integration tests: one redis-server,
-//  one megle-matcher and N megle-gateway processes on loopback, each on a
-//  free port, and stops all of them again (also when a test fails or the
-//  test process exits). Binaries come from MEGLE_GATEWAY_BIN and
-//  MEGLE_MATCHER_BIN (set by ctest, see tests/integration.cmake).
+//  one megle-matcher (or opts.matchers of them) and N megle-gateway processes
+//  on loopback, each on a free port, and stops all of them again (also when
+//  a test fails or the test process exits). Binaries come from
+//  MEGLE_GATEWAY_BIN and MEGLE_MATCHER_BIN (set by ctest, see
+//  tests/integration.cmake).
 //
 //  Nothing here sleeps for synchronisation: every wait is "until a
 //  condition holds or a deadline passes" (waitFor).
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { connect } from './client.mjs';
+import { startCluster } from './cluster.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR =
@@ -214,7 +216,7 @@ export class Resp {
 //  ---------------------------------------------------------------------
 //  Processes
 
-class Proc {
+export class Proc {
     constructor(name, argv, env) {
         this.name = name;
         this.lines = [];
@@ -331,11 +333,24 @@ export class Stack {
         this.gateways = new Map();
         this.clients = new Set();
         this.redis = null;
-        this.matcher = null;
+        this.matcher = null; //  = matchers[0], for the one-matcher suites
+        this.matchers = [];
         this.stopped = false;
     }
 
     //  Start redis-server (on port, or a free one) and connect this.redis.
+    //  A three-master Redis Cluster instead of one redis-server
+    //  (tests/lib/cluster.mjs; opts.redis === 'cluster' or
+    //  MEGLE_TEST_REDIS=cluster): the matcher is pointed at a master that
+    //  does NOT own the {megle} slot, so it must follow MOVED; this.redis
+    //  talks to the owner. opts.clusterReplica adds a replica of the owner.
+    async startCluster() {
+        this.cluster = await startCluster({ procs: this.procs,
+                                            replica: !!this.opts.clusterReplica });
+        this.redisPort = (await this.cluster.nonOwner()).port;
+        this.redis = await Resp.connect((await this.cluster.owner()).port);
+    }
+
     async startRedis(port) {
         this.redisPort = port || await freePort();
         const p = new Proc('redis', ['redis-server', '--port', this.redisPort,
@@ -357,38 +372,65 @@ export class Stack {
         }, { timeout: 10000, what: 'redis-server PING' });
     }
 
-    matcherEnv() {
+    //  The environment of matcher i (its own bus endpoints and id; /metrics
+    //  on matcherHttpPorts[i] if opts.matcherHttp).
+    matcherEnv(i = 0) {
+        const httpPort = this.matcherHttpPorts && this.matcherHttpPorts[i];
         return {
             MEGLE_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`,
-            MEGLE_BUS_IN: this.busIn,
-            MEGLE_BUS_OUT: this.busOut,
+            MEGLE_BUS_IN: this.busIns[i],
+            MEGLE_BUS_OUT: this.busOuts[i],
             MEGLE_TAP: '',
             MEGLE_LOG_LEVEL: 'info',
             MEGLE_HEARTBEAT_MS: '200',
             MEGLE_GATEWAY_TIMEOUT_MS: '1500',
-            MEGLE_MATCHER_ID: 'm-test',
-            MEGLE_MATCHER_HTTP: '', //  no fixed port 9091 (it.ops sets one)
+            MEGLE_MATCHER_ID: i === 0 ? 'm-test' : `m-test-${i}`,
+            //  no fixed port 9091 (it.ops sets one)
+            MEGLE_MATCHER_HTTP: httpPort ? `127.0.0.1:${httpPort}` : '',
             ...(this.opts.matcherEnv || {}),
         };
     }
 
-    startMatcher() {
+    //  Start (or restart) matcher i.
+    startMatcher(i = 0) {
         const bin = requireEnv('MEGLE_MATCHER_BIN');
-        const p = new Proc('matcher', [bin], this.matcherEnv());
+        const p = new Proc(i === 0 ? 'matcher' : `matcher ${i}`, [bin],
+                           this.matcherEnv(i));
         this.procs.push(p);
-        this.matcher = p;
+        this.matchers[i] = p;
+        if (i === 0) this.matcher = p;
         return p;
     }
 
-    //  Start a gateway with the given id; resolves once /readyz says 200.
-    async addGateway(id, env = {}) {
+    //  kill -9 matcher i and wait until it is gone.
+    async killMatcher(i) {
+        this.matchers[i].signal('SIGKILL');
+        return this.matchers[i].done;
+    }
+
+    //  SIGTERM matcher i (SIGKILL after the deadline) and wait.
+    async stopMatcher(i) {
+        return this.matchers[i].stop();
+    }
+
+    //  matcher i's /metrics (needs opts.matcherHttp), parsed.
+    async matcherMetrics(i) {
+        const port = this.matcherHttpPorts && this.matcherHttpPorts[i];
+        if (!port) throw new Error('matcherMetrics: start with matcherHttp');
+        return parseMetrics((await httpGet(port, '/metrics')).body);
+    }
+
+    //  Start a gateway with the given id; resolves once /readyz says 200
+    //  (unless wait is false). port: listen there (default: a free one).
+    async addGateway(id, env = {}, { port: fixedPort, wait = true } = {}) {
         const bin = requireEnv('MEGLE_GATEWAY_BIN');
-        const port = await freePort();
+        const port = fixedPort || await freePort();
         const p = new Proc(`gateway ${id}`, [bin], {
             MEGLE_HTTP: `127.0.0.1:${port}`,
             MEGLE_GATEWAY_ID: id,
-            MEGLE_BUS_IN: this.busIn,
-            MEGLE_BUS_OUT: this.busOut,
+            //  every matcher, paired by position
+            MEGLE_BUS_IN: this.busIns.join(','),
+            MEGLE_BUS_OUT: this.busOuts.join(','),
             MEGLE_WEB_ROOT: path.join(SOURCE_DIR, 'web'),
             MEGLE_HEARTBEAT_MS: '200',
             MEGLE_LOG_LEVEL: 'info',
@@ -409,7 +451,7 @@ export class Stack {
             metrics: async () => parseMetrics((await httpGet(port, '/metrics')).body),
         };
         this.gateways.set(id, gw);
-        await this.waitReady(gw);
+        if (wait) await this.waitReady(gw);
         return gw;
     }
 
@@ -419,7 +461,7 @@ export class Stack {
                 throw new Error(`${gw.proc.name} exited ` +
                                 JSON.stringify(gw.proc.exited));
             }
-            if (this.matcher && !this.matcher.alive) {
+            if (this.matchers.length && this.matchers.every((m) => !m.alive)) {
                 throw new Error(`matcher exited ${JSON.stringify(this.matcher.exited)}`);
             }
             const res = await httpGet(gw.port, '/readyz', 1000);
@@ -477,7 +519,7 @@ export class Stack {
         const all = [...this.clients];
         this.clients.clear();
         await Promise.all(all.map((c) => c.close()));
-        if (this.matcher && this.matcher.alive && this.redis && !this.redis.dead) {
+        if (this.matchers.some((m) => m.alive) && this.redis && !this.redis.dead) {
             await waitFor(async () => (await this.queueKeys()).length === 0,
                           { timeout, what: 'no queue keys after closing clients' });
         }
@@ -504,8 +546,9 @@ export class Stack {
         //  Gateways first (they tell the matcher), then matcher, then redis.
         const gws = this.procs.filter((p) => p.name.startsWith('gateway'));
         await Promise.all(gws.map((p) => p.stop()));
-        if (this.matcher) await this.matcher.stop();
+        await Promise.all(this.matchers.map((p) => p.stop()));
         for (const p of this.procs) await p.stop();
+        if (this.cluster) await this.cluster.stop(); //  its temp dir
         //  Sanitizer reports end up in stderr; surface them.
         const bad = this.procs.filter((p) => p.lines.some((l) =>
             /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(l)));
@@ -517,15 +560,34 @@ export class Stack {
     }
 }
 
-//  Start redis, the matcher and the given gateways. opts.gateways: ids;
+//  Start redis, the matcher(s) and the given gateways. opts.gateways: ids;
+//  opts.matchers: how many matchers (1), each on its own bus endpoints
+//  (stack.busIns[i], stack.busOuts[i]; stack.busIn/busOut are the first's),
+//  every gateway given them all; opts.matcherHttp: each matcher serves
+//  /metrics on a free port (stack.matcherMetrics (i));
 //  opts.matcherEnv / opts.gatewayEnv: extra env for every matcher/gateway.
 export async function startStack(opts = {}) {
     const stack = new Stack(opts);
     try {
-        stack.busIn = `tcp://127.0.0.1:${await freePort()}`;
-        stack.busOut = `tcp://127.0.0.1:${await freePort()}`;
-        await stack.startRedis();
-        stack.startMatcher();
+        const n = opts.matchers || 1;
+        stack.busIns = [];
+        stack.busOuts = [];
+        for (let i = 0; i < n; i++) {
+            stack.busIns.push(`tcp://127.0.0.1:${await freePort()}`);
+            stack.busOuts.push(`tcp://127.0.0.1:${await freePort()}`);
+        }
+        stack.busIn = stack.busIns[0];
+        stack.busOut = stack.busOuts[0];
+        if (opts.matcherHttp) {
+            stack.matcherHttpPorts = [];
+            for (let i = 0; i < n; i++) stack.matcherHttpPorts.push(await freePort());
+        }
+        if (opts.redis === 'cluster' || process.env.MEGLE_TEST_REDIS === 'cluster') {
+            await stack.startCluster();
+        } else {
+            await stack.startRedis();
+        }
+        for (let i = 0; i < n; i++) stack.startMatcher(i);
         for (const id of opts.gateways || ['gw-a', 'gw-b']) {
             await stack.addGateway(id);
         }

@@ -41,6 +41,11 @@ typedef struct {
     long max_conns;  //  mixed: cap on open connections
     long burst;      //  handshakes in flight at once
     long per_src;    //  connections per source address and gateway
+    long procs;      //  conns: bench processes (0 = as many as the
+                     //  open-file limit needs)
+    long src_first;  //  first source address index (0 = 127.0.0.1)
+    int sync_up;     //  worker of a --procs run: pipe to the parent
+    int sync_down;   //  and from it; both -1 when not a worker
     uint64_t seed;
     bool json;
     bool quiet;
@@ -76,8 +81,9 @@ typedef struct {
 typedef struct {
     procstat_t before[BENCH_MAX_PIDS];
     procstat_t after[BENCH_MAX_PIDS];
-    uint64_t self_cpu_us; //  bench CPU over the window
-    uint64_t wall_us;     //  the window
+    uint64_t self_cpu_us;     //  bench CPU over the window (all processes)
+    uint64_t self_cpu_max_us; //  the busiest bench process's share of it
+    uint64_t wall_us;         //  the window
 } bench_usage_t;
 
 typedef struct {
@@ -91,12 +97,19 @@ typedef struct {
     uint64_t still_open;       //  conns: open at the end of the hold
     uint64_t delivered_window; //  relay, mixed: signals received in it
     double window_s;           //  the measured window in seconds
-    int ok;                    //  0: the scenario could not run
-    char why[160];             //  why not, when !ok
+    int procs;                 //  bench processes that ran it
+    double connect_s;          //  conns: the connect phase, seconds
+    uint64_t hold_us;          //  conns: the hold phase, µs
+    procstat_t hold_from[BENCH_MAX_PIDS]; //  conns: at the hold's start
+    int ok;                               //  0: the scenario could not run
+    char why[160];                        //  why not, when !ok
 } bench_result_t;
 
 //  Run the scenario of opts; fills *result. 0 if it ran, -1 if not (the
-//  reason is in result->why).
+//  reason is in result->why). The conns scenario forks opts->procs worker
+//  processes when one process cannot hold every socket (the open-file
+//  limit); their counts and handshake times are merged into *result, and
+//  RSS and CPU are sampled once every worker holds its connections.
 int bench_run (const bench_opts_t *opts, bench_result_t *result);
 
 #endif

@@ -7,20 +7,33 @@ same redis-server build, the same day: the matcher's own scripts
 `redis-cli --pipe` (everything in flight at once, so Redis is the only
 limit). Untimed set-up opens the sessions; then, timed:
   match: per pair find(a) -> waiting, find(b) -> matched, leave(b):
-         the three calls the matcher makes per pair in `megle-bench match`
-  route: route(a -> b) on matched pairs: the one call per relayed signal
+         the three calls per pair of `megle-bench match`, one EVALSHA each
+  batch: the same ops, BATCH at a time in one EVALSHA of batch.lua, as
+         megle-matcher sends them (MEGLE_BATCH_MAX)
+  route: route(a -> b) on matched pairs: the one call per relayed signal,
+         one EVALSHA each, then BATCH per batch.lua call
 Prints one JSON object.
 
-ceiling.py --port PORT --root SOURCE_DIR [--pairs N] [--routes M]
+ceiling.py --root SOURCE_DIR (--port PORT | --redis-server BINARY)
+           [--pairs N] [--routes M] [--batch B[,B2...]] [--smoke]
+
+--redis-server starts a private redis-server on a free 127.0.0.1 port and
+stops it at the end. --batch lists batch sizes (default 64; the first is
+the one reported as batch_*). --smoke: tiny counts, and first checks that
+every script's reply (single and batched) is well-formed, so that a
+script-argument change that breaks this tool fails loudly; exits non-zero
+if anything is wrong.
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 GWS = '{megle}:gws'
+SCRIPTS = ('open', 'find', 'leave', 'route', 'batch')
 
 
 def resp(*args):
@@ -54,68 +67,269 @@ def pipe(port, text):
     return elapsed
 
 
-def main(argv):
-    port, root, pairs, routes = None, None, 50000, 4
-    i = 1
-    while i < len(argv):
-        if argv[i] == '--port':
-            port = int(argv[i + 1])
-        elif argv[i] == '--root':
-            root = argv[i + 1]
-        elif argv[i] == '--pairs':
-            pairs = int(argv[i + 1])
-        elif argv[i] == '--routes':
-            routes = int(argv[i + 1])
-        else:
-            print(__doc__, file=sys.stderr)
-            return 2
-        i += 2
-    if not port or not root:
-        print(__doc__, file=sys.stderr)
-        return 2
+class Resp:
+    """A minimal RESP2 client: send commands, read parsed replies (an
+    error reply is an Exception instance, not raised)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=30)
+        self.buf = b''
+
+    def _line(self):
+        while b'\r\n' not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError('redis closed the connection')
+            self.buf += chunk
+        line, self.buf = self.buf.split(b'\r\n', 1)
+        return line
+
+    def _bulk(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError('redis closed the connection')
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data.decode()
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:].decode()
+        if kind == b'+':
+            return rest
+        if kind == b'-':
+            return Exception(rest)
+        if kind == b':':
+            return int(rest)
+        if kind == b'$':
+            return None if int(rest) < 0 else self._bulk(int(rest))
+        if kind == b'*':
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise RuntimeError('bad RESP: %r' % line)
+
+    def call(self, *args):
+        self.sock.sendall(resp(*args).encode())
+        return self.reply()
+
+
+def load(port, root):
     lua = os.path.join(root, 'matcher', 'lua')
     lib = open(os.path.join(lua, 'lib.lua')).read()
     sha = {}
-    for name in ('open', 'find', 'leave', 'route'):
+    for name in SCRIPTS:
         body = lib + open(os.path.join(lua, name + '.lua')).read()
         sha[name] = cli(port, 'SCRIPT', 'LOAD', body)
+        if len(sha[name]) != 40:
+            raise RuntimeError('SCRIPT LOAD %s: %s' % (name, sha[name]))
+    return sha
 
-    def ev(name, *args):
-        return resp('EVALSHA', sha[name], 1, GWS, *args)
 
+#  Each op is (script name, its ARGV): the matcher's arguments.
+#  find ARGV: sid, gw, mid, match_ttl, session_ttl, mode, interests,
+#  now_ms, interest wait_ms (matcher/lua/lib.lua, OPS.find).
+def op_open(s):
+    return ('open', (s, 'gw-1', 'h' * 32, 86400))
+
+
+def op_find(s, mid, now):
+    return ('find', (s, 'gw-1', mid, 600, 86400, 'video', '', now, 0))
+
+
+def op_leave(s, target):
+    return ('leave', (s, target, 86400, 0, 0))
+
+
+def op_route(s, target, mid):
+    return ('route', (s, target, mid))
+
+
+def single(sha, ops):
+    return ''.join(resp('EVALSHA', sha[name], 1, GWS, *args)
+                   for name, args in ops)
+
+
+def batch_args(ops):
+    out = []
+    for name, args in ops:
+        out += [name, len(args)] + list(args)
+    return out
+
+
+def batched(sha, ops, size):
+    return ''.join(resp('EVALSHA', sha['batch'], 1, GWS,
+                        *batch_args(ops[i:i + size]))
+                   for i in range(0, len(ops), size))
+
+
+def match_ops(a, b, tag, now):
+    ops = []
+    for n in range(len(a)):
+        ops += [op_find(a[n], '%s%031d' % (tag, 2 * n), now),
+                op_find(b[n], '%s%031d' % (tag, 2 * n + 1), now),
+                op_leave(b[n], a[n])]
+    return ops
+
+
+def check_replies(port, sha, now):
+    """The statuses every call of the timed runs must get, single and
+    batched, on fresh sessions. Returns a list of problems."""
+    r = Resp(port)
+    bad = []
+
+    def expect(what, got, status, length=None):
+        if isinstance(got, Exception) or not isinstance(got, list) \
+                or not got or got[0] != status \
+                or (length is not None and len(got) != length):
+            bad.append('%s: expected %s, got %r' % (what, status, got))
+
+    a, b = 'c' + '0' * 31, 'd' + '0' * 31
+    for s in (a, b):
+        name, args = op_open(s)
+        expect('open', r.call('EVALSHA', sha[name], 1, GWS, *args), 'ok')
+    for (name, args), status, n in zip(
+            match_ops([a], [b], 'x', now),
+            ('waiting', 'matched', 'ended'), (1, 6, 4)):
+        expect(name, r.call('EVALSHA', sha[name], 1, GWS, *args), status, n)
+    ops = match_ops([a], [b], 'y', now)[:2] + [op_route(a, b, 'y' + '0' * 30
+                                                        + '1')]
+    ops += [op_leave(b, a)]
+    got = r.call('EVALSHA', sha['batch'], 1, GWS, *batch_args(ops))
+    if not isinstance(got, list) or len(got) != len(ops):
+        bad.append('batch: expected %d replies, got %r' % (len(ops), got))
+    else:
+        for (name, _), one, status, n in zip(
+                ops, got, ('waiting', 'matched', 'ok', 'ended'),
+                (1, 6, 4, 4)):
+            expect('batched ' + name, one, status, n)
+    state = r.call('HGET', '{megle}:s:' + a, 'state')
+    if state != 'idle':
+        bad.append('state after the batched leave: %r' % state)
+    return bad
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_redis(binary):
+    port = free_port()
+    proc = subprocess.Popen([binary, '--port', str(port), '--bind',
+                             '127.0.0.1', '--save', '', '--appendonly', 'no',
+                             '--loglevel', 'warning'],
+                            stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError('redis-server exited')
+        try:
+            if Resp(port).call('PING') == 'PONG':
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.02)  # polling interval while waiting for the condition
+    proc.kill()
+    raise RuntimeError('redis-server did not answer within 10 s')
+
+
+def measure(port, root, pairs, routes, sizes, smoke):
+    sha = load(port, root)
+    now = int(time.time() * 1000)
+    problems = check_replies(port, sha, now) if smoke else []
     a = ['a%031d' % n for n in range(pairs)]
     b = ['b%031d' % n for n in range(pairs)]
-    setup = ''.join(ev('open', s, 'gw-1', 'h' * 32, 86400) for s in a + b)
-    pipe(port, setup)
-    now = int(time.time() * 1000)
-    #  find ARGV: sid, gw, mid, match_ttl, session_ttl, mode, interests,
-    #  now_ms, interest wait_ms (matcher/lua/find.lua).
-    match = ''.join(ev('find', a[n], 'gw-1', 'm%031d' % n, 600, 86400,
-                       'video', '', now, 0)
-                    + ev('find', b[n], 'gw-1', 'n%031d' % n, 600, 86400,
-                         'video', '', now, 0)
-                    + ev('leave', b[n], a[n], 86400, 0, 0)
-                    for n in range(pairs))
-    t_match = pipe(port, match)
+    pipe(port, single(sha, [op_open(s) for s in a + b]))
+    t_match = pipe(port, single(sha, match_ops(a, b, 'm', now)))
     check = cli(port, 'HGET', '{megle}:s:' + a[-1], 'state')
+    if check != 'idle':
+        problems.append('state after leave: %r' % check)
+    by_size = {}
+    for k, size in enumerate(sizes):
+        t = pipe(port, batched(sha, match_ops(a, b, 'n%d' % k, now), size))
+        by_size[size] = round(pairs / t)
+        check = cli(port, 'HGET', '{megle}:s:' + b[-1], 'state')
+        if check != 'idle':
+            problems.append('state after batched leave (batch %d): %r'
+                            % (size, check))
     #  Match the pairs again (untimed), then route signals inside them.
-    rematch = ''.join(ev('find', a[n], 'gw-1', 'r%031d' % n, 600, 86400,
-                         'video', '', now, 0)
-                      + ev('find', b[n], 'gw-1', 's%031d' % n, 600, 86400,
-                           'video', '', now, 0)
-                      for n in range(pairs))
-    pipe(port, rematch)
-    route = ''.join(ev('route', a[n], b[n], 's%031d' % n)
-                    for _ in range(routes) for n in range(pairs))
-    t_route = pipe(port, route)
-    print(json.dumps({
-        'scenario': 'ceiling', 'ok': check == 'idle',
-        'why': '' if check == 'idle' else 'state after leave: %r' % check,
+    rematch = []
+    for n in range(pairs):
+        rematch += [op_find(a[n], 'r%031d' % n, now),
+                    op_find(b[n], 's%031d' % n, now)]
+    pipe(port, single(sha, rematch))
+    route = [op_route(a[n], b[n], 's%031d' % n)
+             for _ in range(routes) for n in range(pairs)]
+    t_route = pipe(port, single(sha, route))
+    t_broute = pipe(port, batched(sha, route, sizes[0]))
+    return {
+        'scenario': 'ceiling', 'ok': not problems,
+        'why': '; '.join(problems),
         'pairs': pairs,
         'match_pairs_per_s': round(pairs / t_match),
         'match_calls_per_s': round(3 * pairs / t_match),
         'route_calls_per_s': round(routes * pairs / t_route),
-    }))
+        'batch_size': sizes[0],
+        'batch_pairs_per_s': by_size[sizes[0]],
+        'batch_ops_per_s': 3 * by_size[sizes[0]],
+        'batch_route_per_s': round(routes * pairs / t_broute),
+        'batch_pairs_per_s_by_size': {str(k): v for k, v in by_size.items()},
+    }
+
+
+def main(argv):
+    port, root, binary, smoke = None, None, None, False
+    pairs, routes, sizes = None, None, [64]
+    i = 1
+    try:
+        while i < len(argv):
+            if argv[i] == '--smoke':
+                smoke = True
+                i += 1
+                continue
+            if argv[i] == '--port':
+                port = int(argv[i + 1])
+            elif argv[i] == '--root':
+                root = argv[i + 1]
+            elif argv[i] == '--redis-server':
+                binary = argv[i + 1]
+            elif argv[i] == '--pairs':
+                pairs = int(argv[i + 1])
+            elif argv[i] == '--routes':
+                routes = int(argv[i + 1])
+            elif argv[i] == '--batch':
+                sizes = [int(x) for x in argv[i + 1].split(',')]
+            else:
+                raise ValueError(argv[i])
+            i += 2
+    except (ValueError, IndexError):
+        print(__doc__, file=sys.stderr)
+        return 2
+    if not root or bool(port) == bool(binary) \
+            or not sizes or min(sizes) < 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    pairs = pairs or (200 if smoke else 50000)
+    routes = routes or (1 if smoke else 4)
+    proc = None
+    try:
+        if binary:
+            proc, port = start_redis(binary)
+        result = measure(port, root, pairs, routes, sizes, smoke)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+        result = {'scenario': 'ceiling', 'ok': False, 'why': str(e)}
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+    print(json.dumps(result))
+    if smoke and not result['ok']:
+        print('ceiling: %s' % result['why'], file=sys.stderr)
+        return 1
     return 0
 
 

@@ -150,6 +150,9 @@ def write(out, results, nruns, cost_path):
         with open(cost_path) as f:
             cost = json.load(f)
 
+    c50 = d.get('conns50k', [])
+    rss50 = med([{'v': sum(v for k, v in r.get('rss_per_conn', {}).items()
+                           if k.startswith('gateway'))} for r in c50], 'v')
     ceil_pairs = med(c, 'match_pairs_per_s')
     ceil_route = med(c, 'route_calls_per_s')
     rss = med(conns, 'rss_per_conn.gateway1')
@@ -183,6 +186,11 @@ def write(out, results, nruns, cost_path):
       '≤ 2 KiB | %s B | lws 1.5 KB with rx_buffer_size 128 (issue 7) | — | '
       '%s |' % (fmt(med(conns, 'conns')), fmt(rss),
                 verdict(None if rss is None else rss <= 2048)))
+    if c50:
+        w('| gateway RSS per idle WebSocket, %s connections over three '
+          'gateways | ≤ 2 KiB | %s B | — | — | %s |'
+          % (fmt(med(c50, 'conns')), fmt(rss50),
+             verdict(None if rss50 is None else rss50 <= 2048)))
     w('| matched pairs/s end to end, flat out | ≥ 30,000 | %s | Redis, '
       'match scripts pipelined: %s pairs/s | %s | %s |'
       % (fmt(pairs), fmt(ceil_pairs), ratio(pairs, ceil_pairs),
@@ -244,6 +252,32 @@ def write(out, results, nruns, cost_path):
           % (n, fmt(med(conns, 'rss_per_conn.' + n))))
     w('| CPU over connect + hold | %s |' % cpu_line(conns))
     w('')
+    if c50:
+        w('`megle-bench conns %s --hold %s --ping 5` over three gateways; '
+          'one process cannot hold that many sockets (open-file limit), so '
+          'megle-bench forks %s workers, each from its own source address, '
+          'and samples RSS and CPU once all of them hold their share.'
+          % (fmt(med(c50, 'conns')), fmt(med(c50, 'hold_s')),
+             fmt(med(c50, 'bench_procs'))))
+        w('')
+        w('| figure | value |')
+        w('| --- | --- |')
+        w('| handshakes/s | %s |' % fmt(med(c50, 'handshakes_per_s')))
+        w('| handshake p50 / p99 | %s / %s |'
+          % (ms(med(c50, 'handshake.p50_us')),
+             ms(med(c50, 'handshake.p99_us'))))
+        w('| still open after the hold | %s of %s |'
+          % (fmt(med(c50, 'still_open')), fmt(med(c50, 'conns'))))
+        w('| gateway RSS growth per connection (three gateways together) | '
+          '%s B |' % fmt(rss50))
+        w('| redis RSS growth per connection | %s B |'
+          % fmt(med(c50, 'rss_per_conn.redis')))
+        w('| CPU over connect + hold | %s |' % cpu_line(c50))
+        w('')
+        w('The capacity model built from these figures, and its check '
+          'against 50 k connections plus a mixed load, is in '
+          '[capacity.md](capacity.md).')
+        w('')
     w('### match')
     w('')
     w('| run | pairs/s | time to match p50 | p99 | p999 | max | CPU |')
@@ -350,7 +384,8 @@ def write(out, results, nruns, cost_path):
     if os.path.exists(analysis):
         with open(analysis) as f:
             text = f.read()
-        vals = {'rss': fmt(rss), 'pairs': fmt(pairs),
+        vals = {'rss': fmt(rss), 'rss50k': fmt(rss50),
+                'conns50k': fmt(med(c50, 'conns')), 'pairs': fmt(pairs),
                 'ceil_pairs': fmt(ceil_pairs), 'sig': fmt(sig),
                 'ceil_route': fmt(ceil_route),
                 'pairs_ratio': ratio(pairs, ceil_pairs),

@@ -14,17 +14,26 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #define RUN_CONNECT_TIMEOUT_US (60 * 1000000ULL)
+#define RUN_CONNECT_PER_US     3000 //  more connect time per connection
 #define RUN_MATCH_TIMEOUT_US   (30 * 1000000ULL)
 #define RUN_DRAIN_US           (3 * 1000000ULL)
 #define RUN_MAX_UNSENT         (256 * 1024)
 #define RUN_MIXED_GAP_US       50000 //  between one side's signals
 #define RUN_MIXED_NEXT         0.7   //  chance a skipper looks again
 #define RUN_SCAN_US            5000  //  mixed: timer scan period
+#define RUN_FD_SPARE           64    //  descriptors kept for other uses
+#define RUN_MAX_PROCS          64    //  conns: most worker processes
 
 typedef enum {
     CS_CONNECTING,
@@ -74,6 +83,8 @@ typedef struct {
     uint64_t delivered_at_end;
     char *buf;
     size_t bufcap;
+    uint64_t *hs; //  worker: handshake times, sent to the parent
+    size_t nhs, hscap;
     char sdp[4200];
     char cand[300];
 } s_run_t;
@@ -326,14 +337,17 @@ s_client_new (s_run_t *self, int dst)
     c->partner_idx = -1;
     c->t_connect = procstat_now_us ();
     //  Past per_src connections to one gateway, use 127.0.0.2, .3, ...
-    //  as the source so that ephemeral ports do not run out.
+    //  as the source so that ephemeral ports do not run out (a worker of
+    //  a --procs run starts at its own address, src_first).
     struct sockaddr_in src, *srcp = NULL;
     size_t k = self->per_dst[dst];
-    if (self->o->per_src > 0 && k >= (size_t) self->o->per_src) {
+    size_t srci = (size_t) self->o->src_first
+                  + (self->o->per_src > 0 ? k / (size_t) self->o->per_src : 0);
+    if (srci > 0) {
         memset (&src, 0, sizeof src);
         src.sin_family = AF_INET;
         src.sin_addr.s_addr =
-            htonl (0x7f000001u + (uint32_t) (k / (size_t) self->o->per_src));
+            htonl (0x7f000001u + (uint32_t) (srci % 0xfffffe));
         srcp = &src;
     }
     c->ws = wsnet_connect (self->net, &self->o->dst[dst], srcp,
@@ -421,7 +435,20 @@ s_on_welcome (s_run_t *self, s_client_t *c, const char *msg, size_t len)
     s_str (msg, len, "\"id\":\"", c->id, sizeof c->id);
     c->state = CS_IDLE;
     self->r->n.opened++;
-    hist_add (self->r->h_handshake, procstat_now_us () - c->t_connect);
+    uint64_t hs = procstat_now_us () - c->t_connect;
+    hist_add (self->r->h_handshake, hs);
+    if (self->o->sync_up >= 0) {
+        if (self->nhs == self->hscap) {
+            size_t n = self->hscap ? self->hscap * 2 : 1024;
+            uint64_t *p = realloc (self->hs, n * sizeof *p);
+            if (p) {
+                self->hs = p;
+                self->hscap = n;
+            }
+        }
+        if (self->nhs < self->hscap)
+            self->hs[self->nhs++] = hs;
+    }
     switch (self->o->scenario) {
     case SCENARIO_MATCH:
         if (self->measuring)
@@ -578,6 +605,14 @@ s_on_text (wsc_t *ws, char *msg, size_t len, void *arg)
 // ---------------------------------------------------------------------
 //  Phases
 
+//  How long count connections may take to open (gateways with tens of
+//  thousands of sockets accept slower).
+static uint64_t
+s_connect_timeout_us (long count)
+{
+    return RUN_CONNECT_TIMEOUT_US + (uint64_t) count * RUN_CONNECT_PER_US;
+}
+
 static int
 s_turn (s_run_t *self, int timeout_ms)
 {
@@ -594,7 +629,8 @@ s_turn (s_run_t *self, int timeout_ms)
 static int
 s_connect_all (s_run_t *self, long count)
 {
-    uint64_t deadline = procstat_now_us () + RUN_CONNECT_TIMEOUT_US;
+    uint64_t timeout = s_connect_timeout_us (count);
+    uint64_t deadline = procstat_now_us () + timeout;
     long created = 0;
     while (procstat_now_us () < deadline) {
         while (created < count && (long) self->connecting < self->o->burst) {
@@ -615,7 +651,7 @@ s_connect_all (s_run_t *self, long count)
     }
     snprintf (self->r->why, sizeof self->r->why,
               "connections still opening after %llu s",
-              (unsigned long long) (RUN_CONNECT_TIMEOUT_US / 1000000));
+              (unsigned long long) (timeout / 1000000));
     return -1;
 }
 
@@ -655,6 +691,326 @@ s_close_all (s_run_t *self)
     s_turn (self, 0);
 }
 
+// ---------------------------------------------------------------------
+//  Several processes (conns --procs): each worker holds a share of the
+//  connections; the parent samples RSS and CPU once all of them hold
+//  theirs. Worker -> parent: 'R' (connected) then 'D' + s_report_t +
+//  handshake times; parent -> worker: 'G' (hold now), 'X' (close, exit).
+
+typedef struct {
+    int rc;
+    bench_counts_t n;
+    uint64_t still_open;
+    uint64_t self_cpu_us;
+    uint64_t nhs; //  handshake times that follow
+    char why[160];
+} s_report_t;
+
+typedef enum { W_DEAD = -1, W_CONNECTING, W_READY, W_DONE } s_wstate_t;
+
+typedef struct {
+    pid_t pid;
+    int up, down; //  parent's ends
+    s_wstate_t state;
+    int rc;
+} s_worker_t;
+
+static int
+s_write_all (int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write (fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+static int
+s_read_all (int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t n = read (fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+//  Worker: serve the connections until the parent sends a byte; 0, or -1
+//  if the parent is gone.
+static int
+s_worker_wait (s_run_t *self)
+{
+    for (;;) {
+        struct pollfd p = {.fd = self->o->sync_down, .events = POLLIN};
+        int n = poll (&p, 1, 0);
+        if (n > 0) {
+            char c;
+            return s_read_all (self->o->sync_down, &c, 1);
+        }
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (s_turn (self, 5))
+            return -1;
+    }
+}
+
+//  Worker: send the result, then hold the connections until told to close.
+static void
+s_worker_report (s_run_t *self, int rc)
+{
+    s_report_t rep;
+    memset (&rep, 0, sizeof rep);
+    rep.rc = rc;
+    rep.n = self->r->n;
+    rep.still_open = self->r->still_open;
+    rep.self_cpu_us = self->r->usage.self_cpu_us;
+    rep.nhs = self->nhs;
+    snprintf (rep.why, sizeof rep.why, "%s", self->r->why);
+    int fd = self->o->sync_up;
+    if (s_write_all (fd, "D", 1) || s_write_all (fd, &rep, sizeof rep)
+        || s_write_all (fd, self->hs, self->nhs * sizeof *self->hs))
+        return;
+    s_worker_wait (self);
+}
+
+static void
+s_merge_counts (bench_counts_t *to, const bench_counts_t *from)
+{
+    to->opened += from->opened;
+    to->failed += from->failed;
+    to->dropped += from->dropped;
+    to->pings += from->pings;
+    to->pongs += from->pongs;
+    to->errors += from->errors;
+    to->peak_conns += from->peak_conns;
+    for (int i = 0; i < BENCH_ERROR_KIND && from->error_code[i][0]; i++)
+        for (int j = 0; j < BENCH_ERROR_KIND; j++) {
+            if (to->error_code[j][0] == '\0')
+                snprintf (to->error_code[j], sizeof to->error_code[j], "%s",
+                          from->error_code[i]);
+            if (strcmp (to->error_code[j], from->error_code[i]) == 0) {
+                to->error_count[j] += from->error_count[i];
+                break;
+            }
+        }
+}
+
+//  Parent: one message of worker w ('R', or 'D' and its report).
+static void
+s_worker_read (s_worker_t *w, bench_result_t *r)
+{
+    char tag;
+    s_report_t rep;
+    if (s_read_all (w->up, &tag, 1)) {
+        w->state = W_DEAD;
+        return;
+    }
+    if (tag == 'R') {
+        w->state = W_READY;
+        return;
+    }
+    if (tag != 'D' || s_read_all (w->up, &rep, sizeof rep)) {
+        w->state = W_DEAD;
+        return;
+    }
+    uint64_t chunk[512];
+    for (uint64_t left = rep.nhs; left;) {
+        size_t k = left < 512 ? (size_t) left : 512;
+        if (s_read_all (w->up, chunk, k * sizeof chunk[0])) {
+            w->state = W_DEAD;
+            return;
+        }
+        for (size_t i = 0; i < k; i++)
+            hist_add (r->h_handshake, chunk[i]);
+        left -= k;
+    }
+    s_merge_counts (&r->n, &rep.n);
+    r->still_open += rep.still_open;
+    r->usage.self_cpu_us += rep.self_cpu_us;
+    if (rep.self_cpu_us > r->usage.self_cpu_max_us)
+        r->usage.self_cpu_max_us = rep.self_cpu_us;
+    if (rep.rc && !r->why[0])
+        snprintf (r->why, sizeof r->why, "worker %d: %.140s", (int) w->pid,
+                  rep.why);
+    w->rc = rep.rc;
+    w->state = W_DONE;
+}
+
+//  Parent: read messages until every live worker reached state want or
+//  the deadline passed; 0 if all did.
+static int
+s_workers_wait (s_worker_t *w, long n, s_wstate_t want, uint64_t deadline,
+                bench_result_t *r)
+{
+    for (;;) {
+        struct pollfd p[RUN_MAX_PROCS];
+        long idx[RUN_MAX_PROCS], np = 0;
+        for (long i = 0; i < n; i++)
+            if (w[i].state != W_DEAD && w[i].state < want) {
+                p[np].fd = w[i].up;
+                p[np].events = POLLIN;
+                p[np].revents = 0;
+                idx[np++] = i;
+            }
+        if (np == 0)
+            break;
+        uint64_t now = procstat_now_us ();
+        if (now >= deadline)
+            return -1;
+        uint64_t wait_ms = (deadline - now) / 1000 + 1;
+        int k = poll (p, (nfds_t) np, wait_ms > 1000 ? 1000 : (int) wait_ms);
+        if (k < 0 && errno != EINTR)
+            return -1;
+        for (long j = 0; k > 0 && j < np; j++)
+            if (p[j].revents)
+                s_worker_read (&w[idx[j]], r);
+    }
+    for (long i = 0; i < n; i++)
+        if (w[i].state == W_DEAD)
+            return -1;
+    return 0;
+}
+
+//  Parent: send what to every worker in state in.
+static void
+s_worker_tell (s_worker_t *w, long n, s_wstate_t in, char what)
+{
+    for (long i = 0; i < n; i++)
+        if (w[i].state == in && s_write_all (w[i].down, &what, 1))
+            w[i].state = W_DEAD;
+}
+
+//  Parent: let the workers close and exit (or stop them, on failure).
+static void
+s_workers_end (s_worker_t *w, long n, int failed)
+{
+    s_worker_tell (w, n, W_DONE, 'X');
+    for (long i = 0; i < n; i++) {
+        if (failed && w[i].state != W_DONE)
+            kill (w[i].pid, SIGTERM);
+        close (w[i].down);
+        int st;
+        while (waitpid (w[i].pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        close (w[i].up);
+    }
+}
+
+static int
+s_conns_procs (const bench_opts_t *o, bench_result_t *r, long procs)
+{
+    s_worker_t w[RUN_MAX_PROCS];
+    long n = 0;
+    procstat_t rss0[BENCH_MAX_PIDS];
+    for (int i = 0; i < o->npids; i++)
+        procstat_read (o->pid[i], &rss0[i]);
+    for (int i = 0; i < o->npids; i++)
+        procstat_read (o->pid[i], &r->usage.before[i]);
+    uint64_t t0 = procstat_now_us ();
+    r->procs = (int) procs;
+    //  Each worker's connections per gateway need this many addresses.
+    long per_dst = (o->conns / procs + 1) / o->nurls + 1;
+    long stride = 1 + per_dst / (o->per_src > 0 ? o->per_src : per_dst + 1);
+    signal (SIGPIPE, SIG_IGN);
+    fflush (stdout);
+    fflush (stderr);
+    int rc = 0;
+    for (; n < procs; n++) {
+        int up[2], down[2];
+        if (pipe (up))
+            break;
+        if (pipe (down)) {
+            close (up[0]);
+            close (up[1]);
+            break;
+        }
+        pid_t pid = fork ();
+        if (pid < 0) {
+            close (up[0]);
+            close (up[1]);
+            close (down[0]);
+            close (down[1]);
+            break;
+        }
+        if (pid == 0) {
+            for (long i = 0; i < n; i++) {
+                close (w[i].up);
+                close (w[i].down);
+            }
+            close (up[0]);
+            close (down[1]);
+            bench_opts_t c = *o;
+            c.conns = o->conns / procs + (n < o->conns % procs ? 1 : 0);
+            c.npids = 0;
+            c.procs = 1;
+            c.src_first = o->src_first + n * stride;
+            c.sync_up = up[1];
+            c.sync_down = down[0];
+            bench_result_t cr;
+            int crc = bench_run (&c, &cr);
+            hist_destroy (&cr.h_handshake);
+            hist_destroy (&cr.h_match);
+            hist_destroy (&cr.h_relay);
+            _exit (crc ? 1 : 0);
+        }
+        close (up[1]);
+        close (down[0]);
+        w[n] = (s_worker_t){
+            .pid = pid, .up = up[0], .down = down[1], .state = W_CONNECTING};
+    }
+    if (n < procs) {
+        snprintf (r->why, sizeof r->why, "fork/pipe: %s", strerror (errno));
+        rc = -1;
+    }
+    //  All connected (or failed): then everybody holds for o->hold.
+    if (rc == 0
+        && s_workers_wait (w, n, W_READY,
+                           procstat_now_us ()
+                               + s_connect_timeout_us (o->conns / procs + 1)
+                               + 10000000ULL,
+                           r))
+        rc = -1;
+    double secs = (double) (procstat_now_us () - t0) / 1e6;
+    r->connect_s = secs;
+    for (int i = 0; i < o->npids; i++)
+        procstat_read (o->pid[i], &r->hold_from[i]);
+    uint64_t t_hold = procstat_now_us ();
+    s_worker_tell (w, n, W_READY, 'G');
+    if (rc == 0
+        && s_workers_wait (
+            w, n, W_DONE,
+            procstat_now_us () + (uint64_t) (o->hold * 1e6) + 60000000ULL, r))
+        rc = -1;
+    for (int i = 0; i < o->npids; i++)
+        procstat_read (o->pid[i], &r->usage.after[i]);
+    r->usage.wall_us = procstat_now_us () - t0;
+    r->hold_us = procstat_now_us () - t_hold;
+    r->window_s = (double) r->usage.wall_us / 1e6;
+    for (int i = 0; i < o->npids; i++)
+        r->usage.before[i].rss_kb = rss0[i].rss_kb;
+    r->handshake_rate = secs > 0 ? (double) r->n.opened / secs : 0;
+    for (long i = 0; i < n; i++)
+        if (w[i].state != W_DONE || w[i].rc)
+            rc = -1;
+    s_workers_end (w, n, rc);
+    if (rc && !r->why[0])
+        snprintf (r->why, sizeof r->why, "a worker process failed or died");
+    r->ok = rc == 0;
+    return rc;
+}
+
 static int
 s_conns (s_run_t *self)
 {
@@ -667,7 +1023,14 @@ s_conns (s_run_t *self)
         return -1;
     double secs = (double) (procstat_now_us () - t0) / 1e6;
     self->r->handshake_rate = secs > 0 ? (double) self->r->n.opened / secs : 0;
+    self->r->connect_s = secs;
+    if (o->sync_up >= 0
+        && (s_write_all (o->sync_up, "R", 1) || s_worker_wait (self))) {
+        snprintf (self->r->why, sizeof self->r->why, "parent gone");
+        return -1;
+    }
     //  Hold: each connection pings every o->ping seconds, spread evenly.
+    s_sample (self, self->r->hold_from);
     uint64_t start = procstat_now_us ();
     uint64_t end = start + (uint64_t) (o->hold * 1e6);
     double per_us = (double) self->nclients / (o->ping * 1e6);
@@ -694,6 +1057,7 @@ s_conns (s_run_t *self)
         if (s_turn (self, 5))
             return -1;
     s_window_end (self);
+    self->r->hold_us = procstat_now_us () - start;
     for (int i = 0; i < o->npids; i++)
         self->r->usage.before[i].rss_kb = rss0[i].rss_kb;
     for (size_t i = 0; i < self->nclients; i++) {
@@ -928,6 +1292,37 @@ bench_run (const bench_opts_t *opts, bench_result_t *result)
     result->h_handshake = hist_new ();
     result->h_match = hist_new ();
     result->h_relay = hist_new ();
+    result->procs = 1;
+    //  Sockets up to the hard open-file limit; conns beyond it fork.
+    struct rlimit rl;
+    long cap = 1000000000L;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit (RLIMIT_NOFILE, &rl);
+            getrlimit (RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY
+            && rl.rlim_cur < (rlim_t) cap + RUN_FD_SPARE)
+            cap = rl.rlim_cur > 2 * RUN_FD_SPARE
+                      ? (long) rl.rlim_cur - RUN_FD_SPARE
+                      : RUN_FD_SPARE;
+    }
+    if (opts->scenario == SCENARIO_CONNS && opts->sync_up < 0
+        && result->h_handshake) {
+        long procs =
+            opts->procs > 0 ? opts->procs : (opts->conns + cap - 1) / cap;
+        if (procs > opts->conns)
+            procs = opts->conns;
+        if (procs > RUN_MAX_PROCS) {
+            snprintf (result->why, sizeof result->why,
+                      "%ld connections need more than %d processes",
+                      opts->conns, RUN_MAX_PROCS);
+            return -1;
+        }
+        if (procs > 1)
+            return s_conns_procs (opts, result, procs);
+    }
     s_run_t run;
     memset (&run, 0, sizeof run);
     run.o = opts;
@@ -958,6 +1353,8 @@ bench_run (const bench_opts_t *opts, bench_result_t *result)
         break;
     }
     result->delivered_window = run.delivered_at_end;
+    if (opts->sync_up >= 0)
+        s_worker_report (&run, rc);
     s_close_all (&run);
     wsnet_destroy (&run.net);
     for (size_t i = 0; i < run.nclients; i++)
@@ -965,6 +1362,7 @@ bench_run (const bench_opts_t *opts, bench_result_t *result)
     free (run.clients);
     free (run.q);
     free (run.buf);
+    free (run.hs);
     result->ok = rc == 0;
     return rc;
 }

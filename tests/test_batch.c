@@ -1,0 +1,477 @@
+//  test_batch - matcher/lua/batch.lua (many ops in one script call, as
+//  megle-matcher's batch.c sends them) against a real redis-server: mixed
+//  ops in one call, a failing op among good ones, a find that matches
+//  another find of the same call, the order of one session's ops (Next:
+//  leave then find), a malformed call, and a batch of the size the
+//  matcher sends at most.
+//
+//  The suite starts its own redis-server (no TCP port: a unix socket in a
+//  temporary directory) and kills it at exit. The redis-server binary is
+//  argv[1] (default: redis-server on PATH). Fixture state is file-static:
+//  Check's fixtures take no argument.
+
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <hiredis/hiredis.h>
+
+#include "scripts.h"
+#include "check_main.h"
+
+#define NOW      "1000000000"
+#define BLOCK    "60000"
+#define ARGS_MAX 8192
+
+static pid_t s_redis_pid = -1;
+static pid_t s_owner_pid = -1; //  only this process stops redis
+static char s_dir[64];
+static char s_sock[128];
+static char s_sha[41];      //  batch.lua's
+static redisContext *s_ctx; //  the current test's connection
+
+//  --------------------------------------------------------------------
+//  redis-server lifecycle
+
+static void
+s_redis_stop (void)
+{
+    if (getpid () != s_owner_pid || s_redis_pid <= 0)
+        return;
+    kill (s_redis_pid, SIGKILL);
+    waitpid (s_redis_pid, NULL, 0);
+    s_redis_pid = -1;
+    unlink (s_sock);
+    rmdir (s_dir);
+}
+
+static redisContext *
+s_connect (void)
+{
+    redisContext *c = redisConnectUnix (s_sock);
+    if (c && c->err) {
+        redisFree (c);
+        return NULL;
+    }
+    return c;
+}
+
+static long long
+s_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Start redis-server; wait (deadline 10 s) until it answers PING.
+static int
+s_redis_start (const char *binary)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/megle-batch-XXXXXX");
+    if (!mkdtemp (s_dir))
+        return -1;
+    snprintf (s_sock, sizeof s_sock, "%s/redis.sock", s_dir);
+    s_owner_pid = getpid ();
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (!freopen ("/dev/null", "w", stdout))
+            _exit (127);
+        execlp (binary, binary, "--port", "0", "--unixsocket", s_sock, "--save",
+                "", "--appendonly", "no", "--dir", s_dir, "--loglevel",
+                "warning", (char *) NULL);
+        _exit (127);
+    }
+    s_redis_pid = pid;
+    atexit (s_redis_stop);
+    long long deadline = s_mono_ms () + 10000;
+    while (s_mono_ms () < deadline) {
+        redisContext *c = s_connect ();
+        if (c) {
+            redisReply *r = (redisReply *) redisCommand (c, "PING");
+            int ok = r && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject (r);
+            redisFree (c);
+            if (ok)
+                return 0;
+        }
+        if (waitpid (pid, NULL, WNOHANG) == pid) {
+            s_redis_pid = -1;
+            return -1;
+        }
+        //  Polling interval while waiting for the condition, not a sync.
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep (&pause, NULL);
+    }
+    return -1;
+}
+
+//  --------------------------------------------------------------------
+//  A batch being built: EVALSHA sha 1 {megle}:gws, then per op its name,
+//  its argument count and its arguments (batch.lua's ARGV).
+
+typedef struct {
+    const char *argv[ARGS_MAX];
+    char counts[ARGS_MAX / 2][12];
+    int argc, ops;
+} s_batch_t;
+
+static void
+s_batch_init (s_batch_t *b)
+{
+    b->argc = 0;
+    b->ops = 0;
+    b->argv[b->argc++] = "EVALSHA";
+    b->argv[b->argc++] = s_sha;
+    b->argv[b->argc++] = SCRIPT_NKEYS_STR;
+    b->argv[b->argc++] = SCRIPT_KEY_GATEWAYS;
+}
+
+//  Add op `name` with a NULL-terminated list of arguments.
+static void
+s_batch_op (s_batch_t *b, const char *name, ...)
+{
+    b->argv[b->argc++] = name;
+    int at = b->argc++;
+    int n = 0;
+    va_list args;
+    va_start (args, name);
+    const char *arg;
+    while ((arg = va_arg (args, const char *))) {
+        ck_assert_int_lt (b->argc, ARGS_MAX);
+        b->argv[b->argc++] = arg;
+        n++;
+    }
+    va_end (args);
+    snprintf (b->counts[b->ops], sizeof b->counts[b->ops], "%d", n);
+    b->argv[at] = b->counts[b->ops];
+    b->ops++;
+}
+
+//  Run it; caller frees the reply. Checks that it is one reply per op.
+static redisReply *
+s_batch_run (s_batch_t *b)
+{
+    redisReply *r =
+        (redisReply *) redisCommandArgv (s_ctx, b->argc, b->argv, NULL);
+    ck_assert_ptr_nonnull (r);
+    ck_assert_msg (r->type == REDIS_REPLY_ARRAY, "batch failed: %s",
+                   r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
+    ck_assert_int_eq ((int) r->elements, b->ops);
+    return r;
+}
+
+//  Element j of op i's reply ("" if absent or not a string).
+static const char *
+s_el (const redisReply *r, size_t i, size_t j)
+{
+    if (i >= r->elements || r->element[i]->type != REDIS_REPLY_ARRAY
+        || j >= r->element[i]->elements
+        || r->element[i]->element[j]->type != REDIS_REPLY_STRING)
+        return "";
+    return r->element[i]->element[j]->str;
+}
+
+//  A session field, "" if missing (static buffer, valid until next call).
+static const char *
+s_field (const char *sid, const char *field)
+{
+    static char value[128];
+    redisReply *r =
+        (redisReply *) redisCommand (s_ctx, "HGET {megle}:s:%s %s", sid, field);
+    value[0] = 0;
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf (value, sizeof value, "%s", r->str);
+    freeReplyObject (r);
+    return value;
+}
+
+//  Distinct well-formed ids: 32 lower-case hex digits.
+static void
+s_id (char *out, unsigned a, unsigned b)
+{
+    snprintf (out, 33, "%08x%08x%08x%08x", a, b, 0xba7c4u, a ^ b);
+}
+
+static void
+s_setup (void)
+{
+    s_ctx = s_connect ();
+    ck_assert_ptr_nonnull (s_ctx);
+    freeReplyObject (redisCommand (s_ctx, "FLUSHALL"));
+    redisReply *r = (redisReply *) redisCommand (s_ctx, "SCRIPT LOAD %s",
+                                                 script_source (SCRIPT_BATCH));
+    ck_assert_msg (r && r->type == REDIS_REPLY_STRING && r->len == 40,
+                   "SCRIPT LOAD batch: %s",
+                   r && r->type == REDIS_REPLY_ERROR ? r->str : "?");
+    memcpy (s_sha, r->str, 41);
+    freeReplyObject (r);
+}
+
+static void
+s_teardown (void)
+{
+    redisFree (s_ctx);
+    s_ctx = NULL;
+}
+
+//  find ARGV for a video find without interests.
+#define FIND(sid, gw, mid)                                                     \
+    "find", sid, gw, mid, "600", "3600", "video", "", NOW, "10000"
+
+//  --------------------------------------------------------------------
+//  Tests
+
+START_TEST (test_mixed_ops)
+{
+    char a[33], b[33], m1[33], m2[33];
+    s_id (a, 1, 1);
+    s_id (b, 1, 2);
+    s_id (m1, 1, 3);
+    s_id (m2, 1, 4);
+    s_batch_t batch;
+    s_batch_init (&batch);
+    s_batch_op (&batch, "gw_beat", "gw-1", NOW, NULL);
+    s_batch_op (&batch, "open", a, "gw-1", "ipa", "3600", NULL);
+    s_batch_op (&batch, "open", b, "gw-2", "ipb", "3600", NULL);
+    s_batch_op (&batch, FIND (a, "gw-1", m1), NULL);
+    s_batch_op (&batch, FIND (b, "gw-2", m2), NULL);
+    s_batch_op (&batch, "route", a, b, m2, NULL);
+    s_batch_op (&batch, "route", b, "", "", NULL);
+    s_batch_op (&batch, "report", a, m2, NOW, "3600", "3", "86400", NULL);
+    s_batch_op (&batch, "leave", b, a, "3600", NOW, BLOCK, NULL);
+    s_batch_op (&batch, "route", a, b, m2, NULL);
+    s_batch_op (&batch, "close", a, "gw-1", NOW, BLOCK, NULL);
+    s_batch_op (&batch, "relax", NOW, "600", "3600", m1, NULL);
+    redisReply *r = s_batch_run (&batch);
+    ck_assert_str_eq (s_el (r, 0, 0), "ok");
+    ck_assert_str_eq (s_el (r, 1, 0), "ok");
+    ck_assert_str_eq (s_el (r, 2, 0), "ok");
+    ck_assert_str_eq (s_el (r, 3, 0), "waiting");
+    ck_assert_str_eq (s_el (r, 4, 0), "matched");
+    ck_assert_str_eq (s_el (r, 4, 1), a);
+    ck_assert_str_eq (s_el (r, 4, 2), "gw-1");
+    ck_assert_str_eq (s_el (r, 4, 3), m2);
+    ck_assert_str_eq (s_el (r, 4, 4), "video");
+    ck_assert_str_eq (s_el (r, 5, 0), "ok");
+    ck_assert_str_eq (s_el (r, 5, 1), "gw-2");
+    ck_assert_str_eq (s_el (r, 5, 2), m2);
+    ck_assert_str_eq (s_el (r, 5, 3), b);
+    ck_assert_str_eq (s_el (r, 6, 0), "ok");
+    ck_assert_str_eq (s_el (r, 6, 1), "gw-1");
+    ck_assert_str_eq (s_el (r, 7, 0), "reported");
+    ck_assert_str_eq (s_el (r, 7, 1), b);
+    ck_assert_str_eq (s_el (r, 8, 0), "ended");
+    ck_assert_str_eq (s_el (r, 8, 1), a);
+    ck_assert_str_eq (s_el (r, 8, 2), "gw-1");
+    ck_assert_str_eq (s_el (r, 8, 3), m2);
+    ck_assert_str_eq (s_el (r, 9, 0), "not_matched");
+    ck_assert_str_eq (s_el (r, 10, 0), "closed");
+    ck_assert_str_eq (s_el (r, 11, 0), "relaxed");
+    freeReplyObject (r);
+    //  Their effects stand, as if each op had been its own call.
+    ck_assert_str_eq (s_field (a, "state"), "");
+    ck_assert_str_eq (s_field (b, "state"), "idle");
+    redisReply *beat =
+        (redisReply *) redisCommand (s_ctx, "HGET {megle}:gws gw-1");
+    ck_assert_str_eq (beat->str, NOW);
+    freeReplyObject (beat);
+}
+END_TEST
+
+START_TEST (test_failing_op_fails_alone)
+{
+    char a[33], b[33], m1[33], m2[33];
+    s_id (a, 2, 1);
+    s_id (b, 2, 2);
+    s_id (m1, 2, 3);
+    s_id (m2, 2, 4);
+    s_batch_t batch;
+    s_batch_init (&batch);
+    s_batch_op (&batch, "open", a, "gw-1", "ipa", "3600", NULL);
+    //  A Redis command error inside the op (EXPIRE with no ttl) ...
+    s_batch_op (&batch, "open", b, "gw-1", "ipb", "soon", NULL);
+    //  ... and a Lua runtime error (no arguments at all).
+    s_batch_op (&batch, "route", NULL);
+    s_batch_op (&batch, FIND (a, "gw-1", m1), NULL);
+    s_batch_op (&batch, "open", b, "gw-1", "ipb", "3600", NULL);
+    s_batch_op (&batch, FIND (b, "gw-1", m2), NULL);
+    redisReply *r = s_batch_run (&batch);
+    ck_assert_str_eq (s_el (r, 0, 0), "ok");
+    ck_assert_int_eq (r->element[1]->type, REDIS_REPLY_ERROR);
+    ck_assert_int_eq (r->element[2]->type, REDIS_REPLY_ERROR);
+    ck_assert_str_eq (s_el (r, 3, 0), "waiting");
+    //  The failed open wrote its hash before failing (no rollback, as in
+    //  its own script): the second open finds it.
+    ck_assert_str_eq (s_el (r, 4, 0), "exists");
+    ck_assert_str_eq (s_el (r, 5, 0), "matched");
+    ck_assert_str_eq (s_el (r, 5, 1), a);
+    freeReplyObject (r);
+}
+END_TEST
+
+START_TEST (test_finds_of_one_batch_match)
+{
+    //  Four strangers arrive in one wake-up: two pairs, nobody left
+    //  waiting, nobody in two matches.
+    char s[4][33], m[4][33];
+    s_batch_t batch;
+    s_batch_init (&batch);
+    for (unsigned i = 0; i < 4; i++) {
+        s_id (s[i], 3, i);
+        s_id (m[i], 3, 10 + i);
+        s_batch_op (&batch, "open", s[i], "gw-1", "ip", "3600", NULL);
+    }
+    for (unsigned i = 0; i < 4; i++)
+        s_batch_op (&batch, FIND (s[i], "gw-1", m[i]), NULL);
+    redisReply *r = s_batch_run (&batch);
+    ck_assert_str_eq (s_el (r, 4, 0), "waiting");
+    ck_assert_str_eq (s_el (r, 5, 0), "matched");
+    ck_assert_str_eq (s_el (r, 5, 1), s[0]);
+    ck_assert_str_eq (s_el (r, 6, 0), "waiting");
+    ck_assert_str_eq (s_el (r, 7, 0), "matched");
+    ck_assert_str_eq (s_el (r, 7, 1), s[2]);
+    freeReplyObject (r);
+    ck_assert_str_eq (s_field (s[0], "partner"), s[1]);
+    ck_assert_str_eq (s_field (s[1], "partner"), s[0]);
+    ck_assert_str_eq (s_field (s[2], "partner"), s[3]);
+    ck_assert_str_eq (s_field (s[3], "partner"), s[2]);
+    redisReply *q =
+        (redisReply *) redisCommand (s_ctx, "SCARD {megle}:q:video");
+    ck_assert_int_eq (q->integer, 0);
+    freeReplyObject (q);
+}
+END_TEST
+
+START_TEST (test_order_of_one_session)
+{
+    char a[33], b[33], m[4][33];
+    s_id (a, 4, 1);
+    s_id (b, 4, 2);
+    for (unsigned i = 0; i < 4; i++)
+        s_id (m[i], 4, 10 + i);
+    s_batch_t batch;
+    s_batch_init (&batch);
+    //  find before open: unknown; then open, find, leave, find again.
+    s_batch_op (&batch, FIND (a, "gw-1", m[0]), NULL);
+    s_batch_op (&batch, "open", a, "gw-1", "ip", "3600", NULL);
+    s_batch_op (&batch, FIND (a, "gw-1", m[0]), NULL);
+    s_batch_op (&batch, "leave", a, "", "3600", NOW, BLOCK, NULL);
+    s_batch_op (&batch, FIND (a, "gw-1", m[1]), NULL);
+    s_batch_op (&batch, "open", b, "gw-2", "ip", "3600", NULL);
+    s_batch_op (&batch, FIND (b, "gw-2", m[2]), NULL);
+    //  Next, as megle-bench's match loop and the web client send it: the
+    //  initiator leaves and looks again at once, in the same wake-up.
+    s_batch_op (&batch, "leave", b, a, "3600", NOW, BLOCK, NULL);
+    s_batch_op (&batch, FIND (b, "gw-2", m[3]), NULL);
+    redisReply *r = s_batch_run (&batch);
+    ck_assert_str_eq (s_el (r, 0, 0), "gone");
+    ck_assert_str_eq (s_el (r, 1, 0), "ok");
+    ck_assert_str_eq (s_el (r, 2, 0), "waiting");
+    ck_assert_str_eq (s_el (r, 3, 0), "unqueued");
+    ck_assert_str_eq (s_el (r, 4, 0), "waiting");
+    ck_assert_str_eq (s_el (r, 6, 0), "matched");
+    ck_assert_str_eq (s_el (r, 6, 3), m[2]);
+    ck_assert_str_eq (s_el (r, 7, 0), "ended");
+    ck_assert_str_eq (s_el (r, 7, 3), m[2]);
+    ck_assert_str_eq (s_el (r, 8, 0), "waiting");
+    freeReplyObject (r);
+    ck_assert_str_eq (s_field (a, "state"), "idle");
+    ck_assert_str_eq (s_field (b, "state"), "waiting");
+}
+END_TEST
+
+START_TEST (test_malformed_batch)
+{
+    char a[33];
+    s_id (a, 5, 1);
+    s_batch_t batch;
+    s_batch_init (&batch);
+    s_batch_op (&batch, "open", a, "gw-1", "ip", "3600", NULL);
+    s_batch_op (&batch, "no_such_op", a, NULL);
+    redisReply *r =
+        (redisReply *) redisCommandArgv (s_ctx, batch.argc, batch.argv, NULL);
+    ck_assert_int_eq (r->type, REDIS_REPLY_ERROR);
+    ck_assert_ptr_nonnull (strstr (r->str, "malformed"));
+    freeReplyObject (r);
+    //  Nothing ran: the check comes before the first op.
+    ck_assert_str_eq (s_field (a, "gw"), "");
+    //  An argument count past the end is malformed too.
+    s_batch_init (&batch);
+    batch.argv[batch.argc++] = "open";
+    batch.argv[batch.argc++] = "4";
+    batch.argv[batch.argc++] = a;
+    r = (redisReply *) redisCommandArgv (s_ctx, batch.argc, batch.argv, NULL);
+    ck_assert_int_eq (r->type, REDIS_REPLY_ERROR);
+    freeReplyObject (r);
+}
+END_TEST
+
+START_TEST (test_full_batch)
+{
+    //  The largest batch the matcher sends (MEGLE_BATCH_MAX 1024): 512
+    //  sessions open and find, 256 pairs made.
+    enum { N = 512 };
+    static char s[N][33], m[N][33];
+    s_batch_t *batch = (s_batch_t *) malloc (sizeof *batch);
+    ck_assert_ptr_nonnull (batch);
+    s_batch_init (batch);
+    for (unsigned i = 0; i < N; i++) {
+        s_id (s[i], 6, i);
+        s_id (m[i], 7, i);
+        s_batch_op (batch, "open", s[i], "gw-1", "ip", "3600", NULL);
+    }
+    redisReply *r = s_batch_run (batch);
+    freeReplyObject (r);
+    s_batch_init (batch);
+    for (unsigned i = 0; i < N; i++)
+        s_batch_op (batch, FIND (s[i], "gw-1", m[i]), NULL);
+    r = s_batch_run (batch);
+    int matched = 0;
+    for (unsigned i = 0; i < N; i++)
+        matched += !strcmp (s_el (r, i, 0), "matched");
+    ck_assert_int_eq (matched, N / 2);
+    freeReplyObject (r);
+    free (batch);
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("batch");
+    TCase *tc = tcase_create ("batch.lua");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 60);
+    tcase_add_test (tc, test_mixed_ops);
+    tcase_add_test (tc, test_failing_op_fails_alone);
+    tcase_add_test (tc, test_finds_of_one_batch_match);
+    tcase_add_test (tc, test_order_of_one_session);
+    tcase_add_test (tc, test_malformed_batch);
+    tcase_add_test (tc, test_full_batch);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *binary = argc > 1 ? argv[1] : "redis-server";
+    if (s_redis_start (binary) != 0) {
+        fprintf (stderr, "test_batch: cannot start %s\n", binary);
+        s_redis_stop ();
+        return 1;
+    }
+    int rc = check_main_run (s_suite ());
+    s_redis_stop ();
+    return rc;
+}
