@@ -871,6 +871,11 @@ gateway_drain (gateway_t *self)
     snprintf (delay, sizeof delay, "%d", self->config.drain_delay_ms);
     log_ev_info ("drain_started", "gateway", self->config.gateway_id,
                  "connections", count, "closing_in_ms", delay, NULL);
+    //  Sharing the port (MEGLE_REUSEPORT): leave it to the other processes
+    //  now. A lone gateway keeps listening, so that its balancer can read
+    //  /readyz turn 503 and new clients get a 503, not a refusal.
+    if (self->config.reuseport && self->listener)
+        listener_stop (self->listener);
     s_drain_tick (self);
 }
 

@@ -28,6 +28,7 @@ struct _listener_t {
     int port;        //  the port bound
     struct lws *wsi; //  the adopted socket, or NULL
     struct lws_vhost *vhost;
+    bool stopped; //  listener_stop was called
 };
 
 listener_t *
@@ -147,6 +148,31 @@ s_accept (listener_t *self, int fd)
     }
 }
 
+void
+listener_stop (listener_t *self)
+{
+    assert (self);
+    if (self->stopped)
+        return;
+    self->stopped = true;
+    if (!self->wsi) {
+        if (self->fd >= 0) {
+            close (self->fd);
+            self->fd = -1;
+        }
+        return;
+    }
+    int fd = lws_get_socket_fd (self->wsi);
+    s_accept (self, fd);
+    //  shutdown() takes a listening socket out of its SO_REUSEPORT group
+    //  at once; lws closes the descriptor on its next timeout pass.
+    if (shutdown (fd, SHUT_RD))
+        log_warn ("listener: shutdown: %s", strerror (errno));
+    lws_set_timeout (self->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                     LWS_TO_KILL_ASYNC);
+    log_ev_info ("listener_stopped", NULL);
+}
+
 int
 listener_callback (struct lws *wsi, enum lws_callback_reasons reason,
                    void *user, void *in, size_t len)
@@ -154,6 +180,8 @@ listener_callback (struct lws *wsi, enum lws_callback_reasons reason,
     listener_t *self = lws_get_opaque_user_data (wsi);
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
+        if (self && self->stopped)
+            return -1; //  shut down: let lws close it now
         if (self)
             s_accept (self, lws_get_socket_fd (wsi));
         return 0;

@@ -39,6 +39,12 @@ int listener_port (listener_t *self);
 int listener_attach (listener_t *self, struct lws_vhost *vhost,
                      const char *protocol_name);
 
+//  Stop listening at once (SIGTERM drain with MEGLE_REUSEPORT: the kernel
+//  then gives new connections to the other processes on the port).
+//  Connections already waiting are accepted first, so they get an answer
+//  (draining: 503) rather than a reset. lws closes the socket soon after.
+void listener_stop (listener_t *self);
+
 //  Free the listener; closes the socket unless lws owns it. NULL-safe;
 //  nulls *self_p.
 void listener_destroy (listener_t **self_p);

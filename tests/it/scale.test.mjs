@@ -400,4 +400,35 @@ describe('scale: gateways sharing one port (MEGLE_REUSEPORT=1)', () => {
                       { timeout: 10000, what: 'signals across the shared-port gateways' });
         assert.deepEqual([...x.bad, ...y.bad], []);
     });
+
+    test('a draining gateway leaves the shared port at once: new clients land on the other', async () => {
+        //  gw-r1 drains for a long while (DRAIN_DELAY_MS) but must stop
+        //  taking connections the moment SIGTERM arrives.
+        const port = await freePort();
+        const env = { MEGLE_REUSEPORT: '1', MEGLE_LOG_LEVEL: 'debug',
+                      MEGLE_DRAIN_DELAY_MS: '20000' };
+        await stack.addGateway('gw-d1', env, { port, wait: false });
+        await stack.addGateway('gw-d2', env, { port, wait: false });
+        await waitFor(() => ['gw-d1', 'gw-d2'].every((id) =>
+            stack.gw(id).proc.lines.some((l) => l.includes('"matcher_up"'))),
+                      { timeout: 20000, what: 'both gateways hear a matcher' });
+        const d1 = stack.gw('gw-d1').proc;
+        d1.signal('SIGTERM');
+        await waitFor(() => d1.lines.some((l) => l.includes('"listener_stopped"')),
+                      { timeout: 10000, what: 'gw-d1 stops listening at SIGTERM' });
+        assert.ok(d1.alive, 'gw-d1 is still draining');
+        const clients = [];
+        for (let i = 0; i < 30; i++) {
+            const c = await connect(`ws://127.0.0.1:${port}/ws`);
+            stack.clients.add(c);
+            clients.push(c);
+        }
+        const opened = (id, c) => stack.gw(id).proc.lines.some((l) =>
+            l.includes('"session_opened"') && l.includes(c.id));
+        await waitFor(() => clients.every((c) => opened('gw-d2', c)),
+                      { timeout: 10000, what: 'every new connection opened on gw-d2' });
+        assert.equal(clients.filter((c) => opened('gw-d1', c)).length, 0,
+                     'the draining gateway took no new connection');
+        d1.signal('SIGKILL');
+    });
 });
