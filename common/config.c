@@ -74,6 +74,8 @@ static const knob_t s_knobs[] = {
      "no re-match of two who just parted (if others wait), ms"},
     {"BATCH_MAX", KNOB_INT, F (batch_max), "64", 1, 1024, MT, NULL, 0, NULL,
      "frames per Redis script call (batch.lua); 1 = one each"},
+    {"ROUTE_CACHE", KNOB_INT, F (route_cache), "200000", 0, 10000000, MT, NULL,
+     0, NULL, "sessions whose partner is cached for relays; 0 = off"},
     {"BUS_IN", KNOB_STR, F (bus_in), "tcp://127.0.0.1:5555", 0, 0, GW | MT,
      NULL, 0, s_check_nonempty,
      "matcher binds it; gateway PUSHes: comma list, 1/matcher"},

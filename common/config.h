@@ -45,6 +45,7 @@ typedef struct {
     int interest_wait_ms;            //  MEGLE_INTEREST_WAIT_MS
     int rematch_block_ms;            //  MEGLE_REMATCH_BLOCK_MS
     int batch_max;                   //  MEGLE_BATCH_MAX, ops per call
+    int route_cache;                 //  MEGLE_ROUTE_CACHE, routes (0 = off)
     //  matcher: /healthz, /readyz, /metrics
     char matcher_http[CONFIG_STR_MAX];      //  MEGLE_MATCHER_HTTP ("" = off)
     char matcher_http_host[CONFIG_STR_MAX]; //  parsed from matcher_http

@@ -115,29 +115,33 @@ answer_gw_dead (publisher_t *pub, const frame_t *f, const char *status,
 }
 
 void
+answer_relay (publisher_t *pub, const frame_t *f, const char *partner_gw,
+              const char *mid, const char *partner)
+{
+    //  The relayed frame keeps the sender gateway's time, so that the
+    //  receiving gateway can measure the relay (signal_relay_seconds).
+    if (f->kind == FRAME_SIGNAL)
+        publisher_emit_at (pub, FRAME_DELIVER, partner_gw, f->peer, f->session,
+                           mid, 0, f->type, f->payload, f->payload_len,
+                           f->time_ms);
+    else if (f->kind == FRAME_CHAT)
+        publisher_emit_at (pub, FRAME_CHAT_OUT, partner_gw, partner, f->session,
+                           mid, 0, "", f->payload, f->payload_len, f->time_ms);
+    else
+        publisher_emit_at (pub, FRAME_TYPING_OUT, partner_gw, partner,
+                           f->session, mid, f->flags & FRAME_F_TYPING, "", NULL,
+                           0, f->time_ms);
+}
+
+void
 answer_route (publisher_t *pub, const frame_t *f, const char *status,
               const redisReply *reply)
 {
-    if (!strcmp (status, "ok")) {
-        const char *partner_gw = answer_str (reply, 1);
-        const char *mid = answer_str (reply, 2);
-        const char *partner = answer_str (reply, 3);
-        //  The relayed frame keeps the sender gateway's time, so that the
-        //  receiving gateway can measure the relay (signal_relay_seconds).
-        if (f->kind == FRAME_SIGNAL)
-            publisher_emit_at (pub, FRAME_DELIVER, partner_gw, f->peer,
-                               f->session, mid, 0, f->type, f->payload,
-                               f->payload_len, f->time_ms);
-        else if (f->kind == FRAME_CHAT)
-            publisher_emit_at (pub, FRAME_CHAT_OUT, partner_gw, partner,
-                               f->session, mid, 0, "", f->payload,
-                               f->payload_len, f->time_ms);
-        else
-            publisher_emit_at (pub, FRAME_TYPING_OUT, partner_gw, partner,
-                               f->session, mid, f->flags & FRAME_F_TYPING, "",
-                               NULL, 0, f->time_ms);
-    } else if (!strcmp (status, "not_partner")
-               || !strcmp (status, "not_matched")) {
+    if (!strcmp (status, "ok"))
+        answer_relay (pub, f, answer_str (reply, 1), answer_str (reply, 2),
+                      answer_str (reply, 3));
+    else if (!strcmp (status, "not_partner")
+             || !strcmp (status, "not_matched")) {
         //  Chat and typing name no target: a match that is over is simply
         //  "not matched" for them.
         publisher_error (pub, f->gateway, f->session,

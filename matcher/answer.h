@@ -44,6 +44,12 @@ int answer_gw_dead (publisher_t *pub, const frame_t *f, const char *status,
 void answer_route (publisher_t *pub, const frame_t *f, const char *status,
                    const redisReply *reply);
 
+//  Relay SIGNAL, CHAT or TYPING frame f to partner (on partner_gw) in
+//  match mid: what route.lua's "ok" makes answer_route publish (the
+//  route cache calls it directly).
+void answer_relay (publisher_t *pub, const frame_t *f, const char *partner_gw,
+                   const char *mid, const char *partner);
+
 //  report.lua's reply to REPORT frame f: log it (and a ban it caused);
 //  the reporter hears nothing unless the report was refused.
 void answer_report (publisher_t *pub, const frame_t *f, const char *status,

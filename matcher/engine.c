@@ -29,6 +29,7 @@
 #include "publisher.h"
 #include "ratelog.h"
 #include "relax.h"
+#include "routes.h"
 #include "scripts.h"
 #include "store.h"
 #include "tap.h"
@@ -53,6 +54,7 @@ struct _engine_t {
     batch_t *batch;         //  ops of the current drain, one call (batch.h)
     int draining;           //  in s_on_pull: flush at its end, not before
     gateways_t *gateways;   //  liveness table
+    routes_t *routes;       //  route cache: relays without Redis
     zlist_t *backlog;       //  job_t *: OPEN/CLOSE/BYE while Redis is down
     int stopping;           //  stop flag seen: no more reading
     uint64_t stop_deadline; //  monotonic ms
@@ -218,10 +220,17 @@ s_issue (engine_t *self, s_job_t *job, int batched)
     }
 #undef ARGS
 #undef ARG
-    if (batched)
-        return batch_add (self->batch, script, argc, argv, lens, s_on_reply,
-                          job);
-    return store_eval (self->store, script, argc, argv, lens, s_on_reply, job);
+    //  The route cache counts each session's ops in flight (routes.h).
+    int counted = f->kind != FRAME_HELLO && f->kind != FRAME_HEARTBEAT;
+    if (counted)
+        routes_pending_add (self->routes, f->session);
+    int rc = batched ? batch_add (self->batch, script, argc, argv, lens,
+                                  s_on_reply, job)
+                     : store_eval (self->store, script, argc, argv, lens,
+                                   s_on_reply, job);
+    if (rc != 0 && counted)
+        routes_pending_done (self->routes, f->session);
+    return rc;
 }
 
 //  Redis cannot take the job: answer "unavailable" if the frame expects
@@ -301,6 +310,8 @@ s_on_reply (redisReply *reply, void *arg)
     s_job_t *job = (s_job_t *) arg;
     engine_t *self = job->engine;
     frame_t *f = job->frame;
+    if (f->kind != FRAME_HELLO && f->kind != FRAME_HEARTBEAT)
+        routes_pending_done (self->routes, f->session);
     if (!reply) {
         s_unavailable (self, job);
         return;
@@ -352,7 +363,28 @@ s_on_reply (redisReply *reply, void *arg)
     default: //  OPEN, HELLO, HEARTBEAT: no answer
         break;
     }
+    routes_learn (self->routes, f, status ? status : "error", reply,
+                  clock_mono_ms ());
     s_job_destroy (&job);
+}
+
+//  A signal, chat line or typing flag whose route is cached is relayed at
+//  once, without Redis (routes.h says when). Returns 1 if it was.
+static int
+s_relay_cached (engine_t *self, const frame_t *f)
+{
+    if ((f->kind != FRAME_SIGNAL && f->kind != FRAME_CHAT
+         && f->kind != FRAME_TYPING)
+        || !store_ready (self->store))
+        return 0;
+    const char *partner = "";
+    const char *gw = routes_lookup (self->routes, f->session, f->match,
+                                    f->kind == FRAME_SIGNAL ? f->peer : "",
+                                    clock_mono_ms (), &partner);
+    if (!gw)
+        return 0;
+    answer_relay (self->pub, f, gw, f->match, partner);
+    return 1;
 }
 
 static void
@@ -489,6 +521,10 @@ s_dispatch (engine_t *self, frame_t *frame)
     if (frame->kind == FRAME_FIND && id_new (frame->match) != 0) {
         log_error ("cannot make a match id: CSPRNG failed");
         publisher_error (self->pub, frame->gateway, frame->session, "internal");
+        frame_destroy (&frame);
+        return;
+    }
+    if (s_relay_cached (self, frame)) {
         frame_destroy (&frame);
         return;
     }
@@ -653,6 +689,8 @@ s_on_store_up (void *arg)
 {
     engine_t *self = (engine_t *) arg;
     self->redis_ups++;
+    //  Redis may have lost its data (then RESET): trust only new replies.
+    routes_clear (self->routes);
     size_t kept = zlist_size (self->backlog);
     if (kept)
         log_info ("replaying %zu frames kept while redis was down", kept);
@@ -737,13 +775,15 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         self->relax = relax_new (self->loop, self->store, self->pub, config);
         self->batch = batch_new (self->store, config->batch_max);
     }
-    if (!self->store || !self->relax || !self->batch) {
+    self->routes = routes_new ((size_t) config->route_cache,
+                               (uint64_t) config->match_ttl * 1000);
+    if (!self->store || !self->relax || !self->batch || !self->routes) {
         log_error ("out of memory creating the redis store");
         engine_destroy (&self);
         return NULL;
     }
     probe_sources_t sources = {self->store, self->pub, self->gateways,
-                               &self->n_bad};
+                               &self->n_bad, self->routes};
     self->probe = probe_new (self->loop, config, &sources);
     if (!self->probe) {
         log_error ("out of memory creating the http probe");
@@ -814,6 +854,12 @@ engine_destroy (engine_t **self_p)
                   self->n_bad, drops, expired, self->n_unavailable,
                   self->n_backlog_drops);
     gateways_destroy (&self->gateways);
+    if (self->routes
+        && (routes_hits (self->routes) || routes_misses (self->routes)))
+        log_info ("route totals: %" PRIu64
+                  " relays from the route cache, %" PRIu64 " through redis",
+                  routes_hits (self->routes), routes_misses (self->routes));
+    routes_destroy (&self->routes); //  after the store: its replies use it
     if (self->pub)
         publisher_set_tap (self->pub, NULL);
     tap_destroy (&self->tap);

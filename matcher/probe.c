@@ -155,6 +155,19 @@ s_metrics (probe_t *self, FILE *out)
     metrics_gauge (out, "megle_matcher_gateways_alive",
                    "Gateways heard within MEGLE_GATEWAY_TIMEOUT_MS.",
                    (double) gateways_size (self->src.gateways));
+    if (self->src.routes) {
+        metrics_counter (out, "megle_matcher_routes_cached_total",
+                         "Signals, chat lines and typing flags relayed from "
+                         "the route cache, without Redis.",
+                         routes_hits (self->src.routes));
+        metrics_counter (out, "megle_matcher_routes_redis_total",
+                         "Signals, chat lines and typing flags routed by the "
+                         "route script in Redis.",
+                         routes_misses (self->src.routes));
+        metrics_gauge (out, "megle_matcher_routes_cached",
+                       "Sessions whose route is in the route cache.",
+                       (double) routes_size (self->src.routes));
+    }
 }
 
 static int

@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "gateways.h"
 #include "publisher.h"
+#include "routes.h"
 #include "store.h"
 
 typedef struct _probe_t probe_t;
@@ -30,6 +31,7 @@ typedef struct {
     publisher_t *pub;
     gateways_t *gateways;
     const uint64_t *bad_frames; //  the engine's count of refused frames
+    routes_t *routes;           //  the route cache, or NULL
 } probe_sources_t;
 
 //  Create the probe on loop and, unless config->matcher_http is "", start

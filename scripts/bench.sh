@@ -8,7 +8,7 @@
 #  of --runs runs per figure and writes the document from the bench's
 #  --json output (tools/bench/report.py).
 #
-#  docs/capacity.md next to it (tools/bench/capacity.py: the capacity
+#  It also writes docs/capacity.md next to it (tools/bench/capacity.py: the capacity
 #  model built from the same results, checked against a scaled-down run:
 #  50 k idle connections over three gateways plus a mixed load).
 #
@@ -51,7 +51,7 @@ SCALE_RATE=100
 CAPACITY=
 SCALE_ONLY=0
 
-usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^#  ?/, ""); print }' "$0"; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^#/, ""); sub(/^ /, ""); sub(/^ /, ""); print }' "$0"; }
 while [ $# -gt 0 ]; do
     case $1 in
         --build) BUILD=$2; shift 2 ;;

@@ -999,6 +999,82 @@ START_TEST (test_recent_partners)
 }
 END_TEST
 
+//  A recent partner found first in an interest queue is put back there
+//  (pick takes one member with SPOP and returns the unusable ones), and
+//  the stranger waiting with it is taken instead.
+START_TEST (test_recent_partner_stays_queued)
+{
+    char a[33], b[33], d[33], e[33];
+    //  SPOP takes b or d at random: enough rounds to see both orders
+    for (unsigned round = 0; round < 12; round++) {
+        freeReplyObject (redisCommand (s_ctx, "FLUSHALL"));
+        s_make_id (a, 26, round);
+        s_make_id (b, 27, round);
+        s_make_id (d, 28, round);
+        s_make_id (e, 29, round);
+        s_open (a, "gw-1");
+        s_open (b, "gw-1");
+        s_open (d, "gw-1");
+        s_open (e, "gw-1");
+        //  b and d, then a and b, become recent partners
+        s_find_status ("waiting", b, "video", "x", NOW_MS);
+        s_find_matches (d, "video", "x", NOW_MS, b, "x");
+        EXPECT_STATUS ("ended", SCRIPT_LEAVE, d, "", "3600", NOW, BLOCK);
+        s_find_status ("waiting", a, "video", "x", NOW_MS + 1);
+        s_find_matches (b, "video", "x", NOW_MS + 1, a, "x");
+        EXPECT_STATUS ("ended", SCRIPT_LEAVE, b, "", "3600", NOW, BLOCK);
+        //  e waits at random, so d is not alone: b and d both wait for x
+        s_find_status ("waiting", e, "video", "", NOW_MS + 2);
+        s_find_status ("waiting", b, "video", "x", NOW_MS + 2);
+        s_find_status ("waiting", d, "video", "x", NOW_MS + 2);
+        ck_assert_int_eq (s_int ("SCARD {megle}:qi:video:x"), 2);
+        //  a skips b (recent) for d; b stays queued
+        s_find_matches (a, "video", "x", NOW_MS + 3, d, "x");
+        ck_assert_int_eq (s_int ("SISMEMBER {megle}:qi:video:x %s", b), 1);
+        ck_assert_int_eq (s_int ("SCARD {megle}:qi:video:x"), 1);
+        s_assert_queued (b, "video", (const char *[]){"x", NULL}, 0);
+    }
+}
+END_TEST
+
+//  Expired recent partners are pruned (every 16 additions, see lib.lua's
+//  note_recent), so a session that keeps meeting people keeps a small
+//  set; the newest entries stay.
+START_TEST (test_recent_partners_pruned)
+{
+    char a[33], p[33], last[33] = "", now[24];
+    s_make_id (a, 28, 0);
+    s_open (a, "gw-1");
+    for (unsigned k = 0; k < 40; k++) {
+        //  100 s apart: each earlier block (60 s) is over
+        long long t = NOW_MS + (long long) k * 100000;
+        snprintf (now, sizeof now, "%lld", t);
+        s_make_id (p, 28, k + 1);
+        s_open (p, "gw-1");
+        s_find_status ("waiting", p, "video", "", t);
+        s_find_matches (a, "video", "", t, p, "");
+        EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", now, BLOCK);
+        ck_assert_int_le (s_int ("ZCARD {megle}:r:%s", a), 16);
+        redisReply *r =
+            (redisReply *) redisCommand (s_ctx, "ZSCORE {megle}:r:%s %s", a, p);
+        ck_assert_int_eq (r->type, REDIS_REPLY_STRING);
+        ck_assert_int_eq (atoll (r->str), t + 60000);
+        freeReplyObject (r);
+        r = (redisReply *) redisCommand (s_ctx, "ZSCORE {megle}:r:%s %s", p, a);
+        ck_assert_int_eq (r->type, REDIS_REPLY_STRING);
+        freeReplyObject (r);
+        ck_assert (s_int ("PTTL {megle}:r:%s", a) > 0);
+        if (last[0]) //  the previous partner is a stranger again
+            EXPECT_STATUS ("closed", SCRIPT_CLOSE, last, "gw-1", now, BLOCK);
+        snprintf (last, sizeof last, "%s", p);
+    }
+    EXPECT_STATUS ("closed", SCRIPT_CLOSE, last, "gw-1", now, BLOCK);
+    EXPECT_STATUS ("closed", SCRIPT_CLOSE, a, "gw-1", now, BLOCK);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:s:*"), 0);
+    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:q:*"), 0);
+}
+END_TEST
+
 //  The mode and interests ("\n"-joined) every find of sid uses in the
 //  concurrency test: a function of the id, so that any worker can check
 //  any match. About half text, half video; a third without interests,
@@ -1411,6 +1487,8 @@ s_suite (void)
     tcase_add_test (tc, test_relax);
     tcase_add_test (tc, test_relax_is_bounded);
     tcase_add_test (tc, test_recent_partners);
+    tcase_add_test (tc, test_recent_partner_stays_queued);
+    tcase_add_test (tc, test_recent_partners_pruned);
     tcase_add_test (tc, test_concurrency);
     suite_add_tcase (suite, tc);
     return suite;

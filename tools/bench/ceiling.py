@@ -14,8 +14,16 @@ limit). Untimed set-up opens the sessions; then, timed:
          one EVALSHA each, then BATCH per batch.lua call
 Prints one JSON object.
 
+Around each timed run it also reads Redis's INFO cpu (main thread) and
+INFO commandstats, and reports the Redis CPU per pair / per route
+(match_cpu_us_per_pair, batch_cpu_us_per_pair, route_cpu_us,
+batch_route_cpu_us) and the redis.call()s the scripts made per pair / per
+route (match_calls_per_pair, route_calls_per_route: every command but
+EVALSHA itself). --stats adds the per-command breakdown of the single
+match run (calls and usec per pair for each command) as "match_commands".
+
 ceiling.py --root SOURCE_DIR (--port PORT | --redis-server BINARY)
-           [--pairs N] [--routes M] [--batch B[,B2...]] [--smoke]
+           [--pairs N] [--routes M] [--batch B[,B2...]] [--smoke] [--stats]
 
 --redis-server starts a private redis-server on a free 127.0.0.1 port and
 stops it at the end. --batch lists batch sizes (default 64; the first is
@@ -137,8 +145,14 @@ def op_find(s, mid, now):
     return ('find', (s, 'gw-1', mid, 600, 86400, 'video', '', now, 0))
 
 
-def op_leave(s, target):
-    return ('leave', (s, target, 86400, 0, 0))
+#  leave ARGV: sid, target, session_ttl, now_ms, rematch_block_ms (the
+#  matcher's default MEGLE_REMATCH_BLOCK_MS: each pair's two sessions
+#  become recent partners, as in megle-bench).
+BLOCK_MS = 60000
+
+
+def op_leave(s, target, now):
+    return ('leave', (s, target, 86400, now, BLOCK_MS))
 
 
 def op_route(s, target, mid):
@@ -168,7 +182,7 @@ def match_ops(a, b, tag, now):
     for n in range(len(a)):
         ops += [op_find(a[n], '%s%031d' % (tag, 2 * n), now),
                 op_find(b[n], '%s%031d' % (tag, 2 * n + 1), now),
-                op_leave(b[n], a[n])]
+                op_leave(b[n], a[n], now)]
     return ops
 
 
@@ -194,7 +208,7 @@ def check_replies(port, sha, now):
         expect(name, r.call('EVALSHA', sha[name], 1, GWS, *args), status, n)
     ops = match_ops([a], [b], 'y', now)[:2] + [op_route(a, b, 'y' + '0' * 30
                                                         + '1')]
-    ops += [op_leave(b, a)]
+    ops += [op_leave(b, a, now)]
     got = r.call('EVALSHA', sha['batch'], 1, GWS, *batch_args(ops))
     if not isinstance(got, list) or len(got) != len(ops):
         bad.append('batch: expected %d replies, got %r' % (len(ops), got))
@@ -207,6 +221,45 @@ def check_replies(port, sha, now):
     if state != 'idle':
         bad.append('state after the batched leave: %r' % state)
     return bad
+
+
+def snapshot(port):
+    """(main-thread CPU seconds, {command: (calls, usec)}) of Redis now."""
+    r = Resp(port)
+    cpu = 0.0
+    for line in r.call('INFO', 'cpu').splitlines():
+        if line.startswith(('used_cpu_user_main_thread:',
+                            'used_cpu_sys_main_thread:')):
+            cpu += float(line.split(':', 1)[1])
+    cmds = {}
+    for line in r.call('INFO', 'commandstats').splitlines():
+        if not line.startswith('cmdstat_'):
+            continue
+        name, fields = line[len('cmdstat_'):].split(':', 1)
+        kv = dict(f.split('=', 1) for f in fields.split(','))
+        cmds[name] = (int(kv['calls']), int(kv['usec']))
+    r.sock.close()
+    return cpu, cmds
+
+
+def delta(before, after):
+    """(CPU µs, inner redis.call()s, {command: (calls, usec)}) between two
+    snapshots; inner calls leave out the EVALSHA/INFO/ECHO commands themselves."""
+    cmds = {}
+    for name, (calls, usec) in after[1].items():
+        c0, u0 = before[1].get(name, (0, 0))
+        if calls > c0:
+            cmds[name] = (calls - c0, usec - u0)
+    inner = sum(c for name, (c, _) in cmds.items()
+                if name not in ('evalsha', 'eval', 'info', 'echo'))
+    return (after[0] - before[0]) * 1e6, inner, cmds
+
+
+def timed(port, text):
+    """pipe() the text; returns (seconds, delta of Redis's stats)."""
+    before = snapshot(port)
+    t = pipe(port, text)
+    return t, delta(before, snapshot(port))
 
 
 def free_port():
@@ -237,22 +290,27 @@ def start_redis(binary):
     raise RuntimeError('redis-server did not answer within 10 s')
 
 
-def measure(port, root, pairs, routes, sizes, smoke):
+def measure(port, root, pairs, routes, sizes, smoke, stats=False):
     sha = load(port, root)
     now = int(time.time() * 1000)
     problems = check_replies(port, sha, now) if smoke else []
     a = ['a%031d' % n for n in range(pairs)]
     b = ['b%031d' % n for n in range(pairs)]
     pipe(port, single(sha, [op_open(s) for s in a + b]))
-    t_match = pipe(port, single(sha, match_ops(a, b, 'm', now)))
+    t_match, d_match = timed(port, single(sha, match_ops(a, b, 'm', now)))
     check = cli(port, 'HGET', '{megle}:s:' + a[-1], 'state')
     if check != 'idle':
         problems.append('state after leave: %r' % check)
     by_size = {}
+    d_batch = None
     for k, size in enumerate(sizes):
-        t = pipe(port, batched(sha, match_ops(a, b, 'n%d' % k, now), size))
+        #  new partners each run (b rotated): strangers, as in the bench
+        rot = b[k + 1:] + b[:k + 1]
+        t, d = timed(port, batched(sha, match_ops(a, rot, 'n%d' % k, now),
+                                   size))
         by_size[size] = round(pairs / t)
-        check = cli(port, 'HGET', '{megle}:s:' + b[-1], 'state')
+        d_batch = d_batch or d
+        check = cli(port, 'HGET', '{megle}:s:' + rot[-1], 'state')
         if check != 'idle':
             problems.append('state after batched leave (batch %d): %r'
                             % (size, check))
@@ -264,9 +322,10 @@ def measure(port, root, pairs, routes, sizes, smoke):
     pipe(port, single(sha, rematch))
     route = [op_route(a[n], b[n], 's%031d' % n)
              for _ in range(routes) for n in range(pairs)]
-    t_route = pipe(port, single(sha, route))
-    t_broute = pipe(port, batched(sha, route, sizes[0]))
-    return {
+    t_route, d_route = timed(port, single(sha, route))
+    t_broute, d_broute = timed(port, batched(sha, route, sizes[0]))
+    nroute = routes * pairs
+    out = {
         'scenario': 'ceiling', 'ok': not problems,
         'why': '; '.join(problems),
         'pairs': pairs,
@@ -278,17 +337,31 @@ def measure(port, root, pairs, routes, sizes, smoke):
         'batch_ops_per_s': 3 * by_size[sizes[0]],
         'batch_route_per_s': round(routes * pairs / t_broute),
         'batch_pairs_per_s_by_size': {str(k): v for k, v in by_size.items()},
+        'match_cpu_us_per_pair': round(d_match[0] / pairs, 2),
+        'match_calls_per_pair': round(d_match[1] / pairs, 2),
+        'batch_cpu_us_per_pair': round(d_batch[0] / pairs, 2),
+        'route_cpu_us': round(d_route[0] / nroute, 2),
+        'route_calls_per_route': round(d_route[1] / nroute, 2),
+        'batch_route_cpu_us': round(d_broute[0] / nroute, 2),
     }
+    if stats:
+        out['match_commands'] = {
+            name: {'calls_per_pair': round(c / pairs, 2),
+                   'usec_per_pair': round(u / pairs, 2)}
+            for name, (c, u) in sorted(d_match[2].items(),
+                                       key=lambda kv: -kv[1][1])}
+    return out
 
 
 def main(argv):
-    port, root, binary, smoke = None, None, None, False
+    port, root, binary, smoke, stats = None, None, None, False, False
     pairs, routes, sizes = None, None, [64]
     i = 1
     try:
         while i < len(argv):
-            if argv[i] == '--smoke':
-                smoke = True
+            if argv[i] in ('--smoke', '--stats'):
+                smoke = smoke or argv[i] == '--smoke'
+                stats = stats or argv[i] == '--stats'
                 i += 1
                 continue
             if argv[i] == '--port':
@@ -319,7 +392,7 @@ def main(argv):
     try:
         if binary:
             proc, port = start_redis(binary)
-        result = measure(port, root, pairs, routes, sizes, smoke)
+        result = measure(port, root, pairs, routes, sizes, smoke, stats)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
         result = {'scenario': 'ceiling', 'ok': False, 'why': str(e)}
     finally:
