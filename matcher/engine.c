@@ -771,12 +771,13 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         return NULL;
     }
     self->store = store_new (self->loop, config, s_on_store_up, self);
-    if (self->store) {
-        self->relax = relax_new (self->loop, self->store, self->pub, config);
-        self->batch = batch_new (self->store, config->batch_max);
-    }
     self->routes = routes_new ((size_t) config->route_cache,
                                (uint64_t) config->match_ttl * 1000);
+    if (self->store && self->routes) {
+        self->relax = relax_new (self->loop, self->store, self->pub,
+                                 self->routes, config);
+        self->batch = batch_new (self->store, config->batch_max);
+    }
     if (!self->store || !self->relax || !self->batch || !self->routes) {
         log_error ("out of memory creating the redis store");
         engine_destroy (&self);

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct _relax_t {
     zloop_t *loop;
     store_t *store;
     publisher_t *pub;
+    routes_t *routes;
     const config_t *config;
     int timer_id; //  -1 once stopped
     int busy;     //  a call is in flight
@@ -37,6 +39,20 @@ s_on_reply (redisReply *reply, void *arg)
         return; //  Redis went away: the timer tries again
     int more = 0;
     size_t moved = answer_relax (self->pub, reply, &more);
+    //  The route cache learns these matches as it learns a find's.
+    //  Tuples from element 3: sid, gw, cand, cand_gw, mid, mode, shared.
+    uint64_t now = clock_mono_ms ();
+    bool valid = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3
+                 && !strcmp (answer_str (reply, 0), "relaxed");
+    for (size_t i = 3; valid && i + 6 < reply->elements; i += 7) {
+        const char *sid = answer_str (reply, i);
+        const char *gw = answer_str (reply, i + 1);
+        const char *cand = answer_str (reply, i + 2);
+        const char *cand_gw = answer_str (reply, i + 3);
+        const char *mid = answer_str (reply, i + 4);
+        routes_put (self->routes, sid, cand, cand_gw, mid, now);
+        routes_put (self->routes, cand, sid, gw, mid, now);
+    }
     if (moved)
         log_debug ("relax: %zu interest waits over", moved);
     if (more)
@@ -84,12 +100,13 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 }
 
 relax_t *
-relax_new (zloop_t *loop, store_t *store, publisher_t *pub,
+relax_new (zloop_t *loop, store_t *store, publisher_t *pub, routes_t *routes,
            const config_t *config)
 {
     assert (loop);
     assert (store);
     assert (pub);
+    assert (routes);
     assert (config);
     relax_t *self = (relax_t *) calloc (1, sizeof *self);
     if (!self)
@@ -97,6 +114,7 @@ relax_new (zloop_t *loop, store_t *store, publisher_t *pub,
     self->loop = loop;
     self->store = store;
     self->pub = pub;
+    self->routes = routes;
     self->config = config;
     self->timer_id = zloop_timer (loop, RELAX_MS, 0, s_on_timer, self);
     if (self->timer_id == -1) {

@@ -12,15 +12,17 @@
 
 #include "common/config.h"
 #include "publisher.h"
+#include "routes.h"
 #include "store.h"
 
 typedef struct _relax_t relax_t;
 
-//  Start the timer on loop. loop, store, pub and config are borrowed and
-//  must outlive the relax_t (destroy it after the store: the store's
-//  destruction answers a call in flight). Returns NULL on failure.
+//  Start the timer on loop. loop, store, pub, routes and config are
+//  borrowed and must outlive the relax_t (destroy it after the store: the
+//  store's destruction answers a call in flight). The matches it makes are
+//  learned by routes (the route cache). Returns NULL on failure.
 relax_t *relax_new (zloop_t *loop, store_t *store, publisher_t *pub,
-                    const config_t *config);
+                    routes_t *routes, const config_t *config);
 
 //  Make no more calls (the matcher is stopping).
 void relax_stop (relax_t *self);

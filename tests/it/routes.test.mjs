@@ -243,11 +243,31 @@ async function skipWhileSignalling(gateways, pairsWanted, pickB) {
 
 describe('routes: one matcher', () => {
     before(async () => {
-        stack = await startStack({ gateways: ['gw-a', 'gw-b'], matcherHttp: true });
+        //  A short interest wait, for the relax-timer match below.
+        stack = await startStack({ gateways: ['gw-a', 'gw-b'], matcherHttp: true,
+                                   matcherEnv: { MEGLE_INTEREST_WAIT_MS: '300' } });
     });
     after(async () => {
         stopSending();
         if (stack) await stack.stop();
+    });
+
+    test('a match made by the interest-wait timer is learned too: no Redis route', async () => {
+        const x = await tracked('gw-a');
+        const y = await tracked('gw-b');
+        //  No shared interest: they wait, then the relax timer pairs them.
+        x.send('find_match', { interests: ['cats'] });
+        await x.next('waiting', { timeout: 10000 });
+        y.send('find_match', { interests: ['dogs'] });
+        await waitFor(() => x.cur.partner === y.id && y.cur.partner === x.id,
+                      { timeout: 10000, what: 'matched by the relax timer' });
+        const [cachedBefore, redisBefore] = [await total(CACHED), await total(REDIS)];
+        sendOne(x);
+        sendOne(y);
+        await waitFor(() => x.count === 1 && y.count === 1, { what: 'a signal each way' });
+        assert.equal(await total(REDIS), redisBefore, 'a relay went through Redis');
+        assert.equal(await total(CACHED), cachedBefore + 2);
+        assert.deepEqual([...x.bad, ...y.bad], []);
     });
 
     test('pairs relay signals and chat from the cache, exactly once and in order', async () => {
