@@ -429,6 +429,20 @@ typedef struct {
     size_t len;
 } s_part_t;
 
+//  True if n bytes of s need no escaping (printable ASCII, no quote or
+//  backslash): ids, event types, most short strings. A quick test that
+//  spares them json_text_escape's per-byte UTF-8 work, twice.
+static bool
+s_plain (const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c < 0x20 || c > 0x7E || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 #define LIT(text)                                                              \
     {                                                                          \
         S_LIT, text, sizeof (text) - 1                                         \
@@ -451,6 +465,9 @@ s_build (size_t pre, s_part_t *parts, size_t count, size_t *len_p)
             part->s = "null";
             part->len = 4;
         }
+        if ((part->kind == S_STR || part->kind == S_STRN)
+            && s_plain (part->s, part->len))
+            part->kind = S_LIT; //  copied as is
         bool escaped = part->kind == S_STR || part->kind == S_STRN;
         size_t n = escaped ? json_text_escape (NULL, (const uint8_t *) part->s,
                                                part->len)

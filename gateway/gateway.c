@@ -40,8 +40,9 @@
 #include "turn.h"
 
 #define GATEWAY_TICK_US       (200 * LWS_US_PER_MS) //  safety-net bus drain
-#define GATEWAY_RX_BUFFER     512   //  per-connection lws rx buffer
+#define GATEWAY_RX_BUFFER     164   //  per-connection lws rx buffer
 #define GATEWAY_SERV_BUF      16384 //  per-thread lws scratch buffer
+#define GATEWAY_TX_PACKET     65536 //  largest single send () per message
 #define GATEWAY_ROSTER_HINT   1024
 #define GATEWAY_PROTOCOL_WS   "megle"
 #define GATEWAY_PROTOCOL_HTTP "megle-http"
@@ -446,7 +447,9 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
 {
     assert (self);
     assert (slot_p);
-    session_t *session = session_new (wsi);
+    //  ws.c hands in a session made in its per-connection memory.
+    session_t *session = *slot_p ? *slot_p : session_new (wsi);
+    *slot_p = NULL;
     if (!session || roster_add (self->roster, session)) {
         log_error ("gateway: cannot create a session");
         session_destroy (&session);
@@ -603,11 +606,17 @@ s_setup_protocols (gateway_t *self)
     p[0].name = GATEWAY_PROTOCOL_WS;
     p[0].callback = ws_callback;
     p[0].per_session_data_size = ws_session_size ();
-    //  lws 4.1 also reads the socket rx_buffer_size bytes at a time: 128
-    //  cut a 3 KB SDP into 24 reads and the relay rate by a third; 1024
-    //  costs ~520 B more per idle connection than 512 for ~12 % more
-    //  relay (tools/bench/analysis.md).
+    //  lws allocates rx_buffer_size + LWS_PRE + 4 bytes per connection
+    //  and reads the socket rx_buffer_size + LWS_PRE bytes at a time: 164
+    //  makes that a 192-byte malloc chunk (glibc's 8-byte header
+    //  included). At 10 k idle connections: 512 gave ~2,300 B per
+    //  connection, 228 (a 256-byte chunk) ~2,080, 164 ~1,900; flat-out
+    //  relay over 3 gateways was the same within noise, at ~7 % more
+    //  gateway CPU per signal than 512 (tools/bench/analysis.md).
     p[0].rx_buffer_size = GATEWAY_RX_BUFFER;
+    //  Unset, lws would also cut every send () to rx_buffer_size bytes and
+    //  buffer the rest (a 3 KB SDP: 13 sends, 13 writable callbacks).
+    p[0].tx_packet_size = GATEWAY_TX_PACKET;
     p[1].name = GATEWAY_PROTOCOL_HTTP;
     p[1].callback = http_callback;
     p[1].per_session_data_size = http_session_size ();
@@ -705,6 +714,12 @@ gateway_new (const config_t *config)
     ratelimit_config (&self->limits, config->rate_msgs, config->rate_msgs_burst,
                       config->rate_bytes, config->rate_bytes_burst,
                       config->rate_finds, config->rate_finds_burst);
+    //  OpenSSL loads its providers and ~2 MB of code on the first HMAC:
+    //  pay that now rather than in the first connection's handshake (and
+    //  in the per-connection memory the bench reports).
+    char warm[ID_STRLEN + 1];
+    if (id_salted_hash (config->ip_salt, "", warm))
+        log_warn ("gateway: HMAC-SHA256 unavailable");
     if (config->idle_timeout_s <= config->ping_interval_s) {
         log_error ("gateway: MEGLE_IDLE_TIMEOUT_S (%d) must be longer than "
                    "MEGLE_PING_INTERVAL_S (%d)",

@@ -129,10 +129,12 @@ bool gateway_ready (gateway_t *self);
 //  True if any matcher's PULSE was heard within matcher_timeout_ms.
 bool gateway_matcher_up (gateway_t *self);
 
-//  A WebSocket was established: create its session, store it in *slot_p
+//  A WebSocket was established: index its session, store it in *slot_p
 //  (the lws per-session pointer), send welcome and OPEN with ip_hash (the
 //  salted hash of the client's address, ID_STRLEN hex digits, or "").
-//  Returns 0, or -1 to refuse the connection.
+//  The session is *slot_p if set (one session_init made in the caller's
+//  memory), else a new one. Returns 0, or -1 to refuse the connection
+//  (*slot_p is then NULL and the session destroyed).
 int gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
                           const char *ip_hash);
 

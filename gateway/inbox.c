@@ -159,7 +159,10 @@ gateway_session_message (gateway_t *self, session_t *session,
                    && session_find_start (session) == 0;
     if (finding)
         session_set_find_start (session, clock_mono_us ());
-    if (gateway_send (self, &frame)) {
+    //  Straight to the session's matcher: gateway_send would look the
+    //  session up again by the id it stamped in the frame.
+    if (bus_send_session (gateway_bus (self), session_pin (session),
+                          session_id (session), &frame)) {
         if (finding)
             session_set_find_start (session, 0);
         gateway_send_error (self, session, "unavailable",

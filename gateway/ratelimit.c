@@ -10,20 +10,21 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MILLI 1000u
 
+//  A bucket's rate and burst stay in the config (shared by every
+//  connection of a gateway): a bucket is only its state.
 typedef struct {
-    ratelimit_rate_t conf;
     uint64_t tokens;     //  thousandths of a token
     uint64_t at_ms;      //  when tokens was last brought up to date
     uint64_t told_until; //  refusals before this are not answered again
 } s_bucket_t;
 
 struct _ratelimit_t {
+    const ratelimit_config_t *config; //  not owned (ratelimit_new: a copy)
     s_bucket_t msgs, bytes, finds;
-    uint32_t flood_max;
-    uint32_t flood_window_ms;
     uint64_t window_start; //  monotonic ms the flood window began
     uint32_t refusals;     //  refusals within it
 };
@@ -46,21 +47,25 @@ ratelimit_config (ratelimit_config_t *config, int msgs, int msgs_burst,
     config->flood_window_ms = RATELIMIT_FLOOD_WINDOW_MS;
 }
 
-static void
-s_bucket_init (s_bucket_t *b, ratelimit_rate_t conf, uint64_t now_ms)
+//  The burst, at least 1.
+static uint64_t
+s_burst (const ratelimit_rate_t *conf)
 {
-    b->conf = conf;
-    if (b->conf.burst == 0)
-        b->conf.burst = 1;
-    b->tokens = (uint64_t) b->conf.burst * MILLI;
+    return conf->burst ? conf->burst : 1;
+}
+
+static void
+s_bucket_init (s_bucket_t *b, const ratelimit_rate_t *conf, uint64_t now_ms)
+{
+    b->tokens = s_burst (conf) * MILLI;
     b->at_ms = now_ms;
     b->told_until = 0;
 }
 
 static void
-s_refill (s_bucket_t *b, uint64_t now_ms)
+s_refill (s_bucket_t *b, const ratelimit_rate_t *conf, uint64_t now_ms)
 {
-    uint64_t cap = (uint64_t) b->conf.burst * MILLI;
+    uint64_t cap = s_burst (conf) * MILLI;
     if (now_ms <= b->at_ms)
         return; //  same millisecond, or a clock that went back: no refill
     uint64_t elapsed = now_ms - b->at_ms;
@@ -68,10 +73,10 @@ s_refill (s_bucket_t *b, uint64_t now_ms)
     uint64_t missing = cap - b->tokens;
     //  elapsed * rate could overflow for a long-idle connection: compare
     //  by division first.
-    if (elapsed >= missing / b->conf.rate + 1)
+    if (elapsed >= missing / conf->rate + 1)
         b->tokens = cap;
     else
-        b->tokens += elapsed * b->conf.rate;
+        b->tokens += elapsed * conf->rate;
     if (b->tokens > cap)
         b->tokens = cap;
 }
@@ -79,45 +84,65 @@ s_refill (s_bucket_t *b, uint64_t now_ms)
 //  Can `cost` tokens be taken now? If not, sets *wait_ms to the time
 //  until they can (>= 1). Takes nothing.
 static bool
-s_has (s_bucket_t *b, uint64_t cost, uint64_t now_ms, uint64_t *wait_ms)
+s_has (s_bucket_t *b, const ratelimit_rate_t *conf, uint64_t cost,
+       uint64_t now_ms, uint64_t *wait_ms)
 {
-    if (b->conf.rate == 0)
+    if (conf->rate == 0)
         return true;
-    s_refill (b, now_ms);
-    if (cost > b->conf.burst)
-        cost = b->conf.burst;
+    s_refill (b, conf, now_ms);
+    if (cost > s_burst (conf))
+        cost = s_burst (conf);
     uint64_t need = cost * MILLI;
     if (b->tokens >= need)
         return true;
     uint64_t missing = need - b->tokens;
-    uint64_t wait = (missing + b->conf.rate - 1) / b->conf.rate;
+    uint64_t wait = (missing + conf->rate - 1) / conf->rate;
     *wait_ms = wait ? wait : 1;
     return false;
 }
 
 static void
-s_take (s_bucket_t *b, uint64_t cost)
+s_take (s_bucket_t *b, const ratelimit_rate_t *conf, uint64_t cost)
 {
-    if (b->conf.rate == 0)
+    if (conf->rate == 0)
         return;
-    if (cost > b->conf.burst)
-        cost = b->conf.burst;
+    if (cost > s_burst (conf))
+        cost = s_burst (conf);
     b->tokens -= cost * MILLI; //  s_has checked that it is there
+}
+
+size_t
+ratelimit_sizeof (void)
+{
+    return sizeof (ratelimit_t);
 }
 
 ratelimit_t *
 ratelimit_new (const ratelimit_config_t *config, uint64_t now_ms)
 {
     assert (config);
-    ratelimit_t *self = calloc (1, sizeof *self);
-    if (!self)
+    //  The copy of the config lives right after the limits.
+    struct {
+        ratelimit_t limits;
+        ratelimit_config_t config;
+    } *both = malloc (sizeof *both);
+    if (!both)
         return NULL;
-    s_bucket_init (&self->msgs, config->msgs, now_ms);
-    s_bucket_init (&self->bytes, config->bytes, now_ms);
-    s_bucket_init (&self->finds, config->finds, now_ms);
-    self->flood_max = config->flood_max ? config->flood_max : 1;
-    self->flood_window_ms =
-        config->flood_window_ms ? config->flood_window_ms : 1;
+    both->config = *config;
+    return ratelimit_init (&both->limits, &both->config, now_ms);
+}
+
+ratelimit_t *
+ratelimit_init (void *mem, const ratelimit_config_t *config, uint64_t now_ms)
+{
+    assert (mem);
+    assert (config);
+    ratelimit_t *self = mem;
+    memset (self, 0, sizeof *self);
+    self->config = config;
+    s_bucket_init (&self->msgs, &config->msgs, now_ms);
+    s_bucket_init (&self->bytes, &config->bytes, now_ms);
+    s_bucket_init (&self->finds, &config->finds, now_ms);
     self->window_start = now_ms;
     return self;
 }
@@ -135,13 +160,15 @@ static ratelimit_verdict_t
 s_refuse (ratelimit_t *self, s_bucket_t *b, uint64_t now_ms, uint64_t wait_ms,
           uint32_t *retry_after_ms_p)
 {
-    if (now_ms - self->window_start >= self->flood_window_ms) {
+    uint32_t window = self->config->flood_window_ms;
+    uint32_t flood_max = self->config->flood_max;
+    if (now_ms - self->window_start >= (window ? window : 1)) {
         self->window_start = now_ms;
         self->refusals = 0;
     }
     if (self->refusals < UINT32_MAX)
         self->refusals++;
-    if (self->refusals > self->flood_max)
+    if (self->refusals > (flood_max ? flood_max : 1))
         return RATELIMIT_FLOOD;
     if (now_ms < b->told_until)
         return RATELIMIT_DROP;
@@ -158,8 +185,10 @@ ratelimit_message (ratelimit_t *self, size_t bytes, uint64_t now_ms,
 {
     assert (self);
     uint64_t wait_msgs = 0, wait_bytes = 0;
-    bool msgs_ok = s_has (&self->msgs, 1, now_ms, &wait_msgs);
-    bool bytes_ok = s_has (&self->bytes, bytes, now_ms, &wait_bytes);
+    const ratelimit_config_t *conf = self->config;
+    bool msgs_ok = s_has (&self->msgs, &conf->msgs, 1, now_ms, &wait_msgs);
+    bool bytes_ok =
+        s_has (&self->bytes, &conf->bytes, bytes, now_ms, &wait_bytes);
     if (!msgs_ok || !bytes_ok) {
         //  Told about the longer wait, through the bucket that needs it.
         if (wait_bytes > wait_msgs)
@@ -168,8 +197,8 @@ ratelimit_message (ratelimit_t *self, size_t bytes, uint64_t now_ms,
         return s_refuse (self, &self->msgs, now_ms, wait_msgs,
                          retry_after_ms_p);
     }
-    s_take (&self->msgs, 1);
-    s_take (&self->bytes, bytes);
+    s_take (&self->msgs, &conf->msgs, 1);
+    s_take (&self->bytes, &conf->bytes, bytes);
     return RATELIMIT_PASS;
 }
 
@@ -178,9 +207,10 @@ ratelimit_find (ratelimit_t *self, uint64_t now_ms, uint32_t *retry_after_ms_p)
 {
     assert (self);
     uint64_t wait = 0;
-    if (!s_has (&self->finds, 1, now_ms, &wait))
+    const ratelimit_rate_t *finds = &self->config->finds;
+    if (!s_has (&self->finds, finds, 1, now_ms, &wait))
         return s_refuse (self, &self->finds, now_ms, wait, retry_after_ms_p);
-    s_take (&self->finds, 1);
+    s_take (&self->finds, finds, 1);
     return RATELIMIT_PASS;
 }
 

@@ -56,7 +56,18 @@ void ratelimit_config (ratelimit_config_t *config, int msgs, int msgs_burst,
 //  copied. Returns NULL if out of memory.
 ratelimit_t *ratelimit_new (const ratelimit_config_t *config, uint64_t now_ms);
 
-//  Destroy. NULL-safe; nulls *self_p.
+//  The same in memory the caller provides and keeps owning: mem is
+//  ratelimit_sizeof () bytes, aligned for a pointer or a uint64_t (ws.c
+//  embeds the limits in the per-connection data lws allocates). The
+//  config is NOT copied: it must outlive the limits (the gateway's, shared
+//  by all its connections). Returns mem as a ratelimit_t. Limits made so
+//  hold nothing else: there is nothing to destroy, the caller just stops
+//  using them.
+size_t ratelimit_sizeof (void);
+ratelimit_t *ratelimit_init (void *mem, const ratelimit_config_t *config,
+                             uint64_t now_ms);
+
+//  Destroy limits made by ratelimit_new. NULL-safe; nulls *self_p.
 void ratelimit_destroy (ratelimit_t **self_p);
 
 //  A whole client message of `bytes` bytes arrived at now_ms (monotonic).

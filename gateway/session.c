@@ -22,43 +22,63 @@ struct _node_t {
     size_t len;
 };
 
+//  Laid out small (128 bytes on LP64): ws.c embeds one per connection.
 struct _session_t {
     void *conn;
-    char id[ID_STRLEN + 1];
     //  "partner\0match\0" while matched, NULL otherwise: most sessions
     //  wait or idle, and an idle session should be a small struct
     char *peer;
-    session_state_t state;
+    uint64_t find_us; //  monotonic us of the pending find_match, 0 = none
+    //  reassembly
+    char *rx;        //  NULL unless a fragmented message is in flight
+    uint32_t rx_len; //  bytes of it so far (<= max, an int knob)
+    uint32_t rx_cap; //  allocated size of rx
+    //  outbound queue: a circular list, last->next is the oldest node
+    node_t *last;
+    uint32_t queued_bytes;    //  <= SESSION_QUEUE_MAX_BYTES
+    uint16_t queued;          //  <= SESSION_QUEUE_MAX_MESSAGES
+    unsigned state : 2;       //  session_state_t
+    unsigned rx_dropping : 1; //  discarding the rest of a refused message
+    unsigned rx_partial : 1;  //  a (kept) message has pieces still to come
+    unsigned overflowed : 1;  //  a push was refused: close
+    unsigned embedded : 1;    //  in caller memory: destroy frees no struct
+    int pin; //  the matcher its frames go to (bus.h), -1 = none
+    char id[ID_STRLEN + 1];
     //  the salted IP hash its OPEN carried, for a re-OPEN ("" = none)
     char ip_hash[ID_STRLEN + 1];
-    uint64_t find_us; //  monotonic us of the pending find_match, 0 = none
-    int pin;          //  the matcher its frames go to (bus.h), -1 = none
-    //  reassembly
-    char *rx;         //  NULL unless a fragmented message is in flight
-    size_t rx_len;    //  bytes of it so far
-    size_t rx_cap;    //  allocated size of rx
-    bool rx_dropping; //  discarding the rest of a refused message
-    bool rx_partial;  //  a (kept) message has pieces still to come
-    //  outbound queue
-    node_t *head;
-    node_t *tail;
-    size_t queued;
-    size_t queued_bytes;
-    bool overflowed;
 };
+
+size_t
+session_sizeof (void)
+{
+    return sizeof (session_t);
+}
+
+session_t *
+session_init (void *mem, void *conn)
+{
+    assert (mem);
+    session_t *self = mem;
+    memset (self, 0, sizeof *self);
+    if (id_new (self->id))
+        return NULL;
+    self->conn = conn;
+    self->pin = -1;
+    self->embedded = true;
+    return self;
+}
 
 session_t *
 session_new (void *conn)
 {
-    session_t *self = calloc (1, sizeof *self);
+    session_t *self = malloc (sizeof *self);
     if (!self)
         return NULL;
-    if (id_new (self->id)) {
+    if (!session_init (self, conn)) {
         free (self);
         return NULL;
     }
-    self->conn = conn;
-    self->pin = -1;
+    self->embedded = false;
     return self;
 }
 
@@ -69,11 +89,14 @@ session_destroy (session_t **self_p)
     session_t *self = *self_p;
     if (!self)
         return;
-    while (self->head)
+    while (self->last)
         session_pop (self);
     free (self->rx);
     free (self->peer);
-    free (self);
+    self->rx = NULL;
+    self->peer = NULL;
+    if (!self->embedded)
+        free (self);
     *self_p = NULL;
 }
 
@@ -95,14 +118,14 @@ session_state_t
 session_state (session_t *self)
 {
     assert (self);
-    return self->state;
+    return (session_state_t) self->state;
 }
 
 void
 session_set_state (session_t *self, session_state_t state)
 {
     assert (self);
-    self->state = state;
+    self->state = (unsigned) state & 3u;
 }
 
 const char *
@@ -174,6 +197,8 @@ session_set_ip_hash (session_t *self, const char *hash)
 {
     assert (self);
     assert (hash);
+    if (hash == self->ip_hash)
+        return; //  already there (ws.c passes it back)
     snprintf (self->ip_hash, sizeof self->ip_hash, "%s", hash);
 }
 
@@ -207,6 +232,8 @@ session_rx (session_t *self, const void *data, size_t len, bool final,
             self->rx_dropping = false;
         return SESSION_RX_DROPPED;
     }
+    if (max > UINT32_MAX)
+        max = UINT32_MAX; //  rx_len and rx_cap are 32 bits
     size_t so_far = self->rx_partial ? self->rx_len : 0;
     //  Refuse as early as the frame header allows; never overflow the sum.
     if (len > max || so_far > max - len || remaining > max - len - so_far) {
@@ -223,8 +250,9 @@ session_rx (session_t *self, const void *data, size_t len, bool final,
     if (need + remaining > self->rx_cap) {
         //  Reserve what the current frame announces; at least double.
         size_t cap = need + remaining;
-        if (cap < self->rx_cap * 2)
-            cap = self->rx_cap * 2 < max ? self->rx_cap * 2 : max;
+        size_t twice = (size_t) self->rx_cap * 2;
+        if (cap < twice)
+            cap = twice < max ? twice : max;
         if (cap < need)
             cap = need;
         char *rx = realloc (self->rx, cap ? cap : 1);
@@ -235,11 +263,11 @@ session_rx (session_t *self, const void *data, size_t len, bool final,
             return SESSION_RX_TOO_LARGE;
         }
         self->rx = rx;
-        self->rx_cap = cap;
+        self->rx_cap = (uint32_t) cap; //  <= max or need, both <= max
     }
     if (len)
         memcpy (self->rx + so_far, data, len);
-    self->rx_len = need;
+    self->rx_len = (uint32_t) need;
     self->rx_partial = !final;
     if (!final)
         return SESSION_RX_PARTIAL;
@@ -284,13 +312,14 @@ session_push (session_t *self, uint8_t **buf_p, size_t pre, size_t len)
     node->buf = buf;
     node->pre = pre;
     node->len = len;
-    if (self->tail)
-        self->tail->next = node;
-    else
-        self->head = node;
-    self->tail = node;
-    self->queued++;
-    self->queued_bytes += len;
+    if (self->last) {
+        node->next = self->last->next;
+        self->last->next = node;
+    } else
+        node->next = node;
+    self->last = node;
+    self->queued++;                       //  bounded just above
+    self->queued_bytes += (uint32_t) len; //  bounded just above
     return 0;
 }
 
@@ -299,26 +328,28 @@ session_peek (session_t *self, size_t *len_p)
 {
     assert (self);
     assert (len_p);
-    if (!self->head) {
+    if (!self->last) {
         *len_p = 0;
         return NULL;
     }
-    *len_p = self->head->len;
-    return self->head->buf + self->head->pre;
+    node_t *head = self->last->next;
+    *len_p = head->len;
+    return head->buf + head->pre;
 }
 
 void
 session_pop (session_t *self)
 {
     assert (self);
-    node_t *node = self->head;
-    if (!node)
+    if (!self->last)
         return;
-    self->head = node->next;
-    if (!self->head)
-        self->tail = NULL;
+    node_t *node = self->last->next;
+    if (node == self->last)
+        self->last = NULL;
+    else
+        self->last->next = node->next;
     self->queued--;
-    self->queued_bytes -= node->len;
+    self->queued_bytes -= (uint32_t) node->len;
     free (node->buf);
     free (node);
 }

@@ -43,8 +43,18 @@ typedef struct _session_t session_t;
 //  CSPRNG failed.
 session_t *session_new (void *conn);
 
-//  Destroy the session, its reassembly buffer and queued messages.
-//  NULL-safe; nulls *self_p.
+//  The same in memory the caller provides: mem is session_sizeof ()
+//  bytes, aligned for a pointer or a uint64_t, and stays the caller's
+//  (ws.c embeds the session in the per-connection data lws allocates,
+//  saving an allocation per connection). Returns the session (== mem), or
+//  NULL if the CSPRNG failed. Release it with session_destroy, which then
+//  frees what the session holds but not mem.
+size_t session_sizeof (void);
+session_t *session_init (void *mem, void *conn);
+
+//  Destroy the session, its reassembly buffer and queued messages (and
+//  free the session itself if session_new made it). NULL-safe; nulls
+//  *self_p.
 void session_destroy (session_t **self_p);
 
 //  The session id: ID_STRLEN lower-case hex digits, valid while the

@@ -1,10 +1,10 @@
 //  ws - the lws callback of the "megle" WebSocket protocol: a switch that
 //  dispatches to the gateway and the session.
 //
-//  The per-connection data lws allocates is a ws_pss_t: our session, its
-//  rate limits and the salted hash of the client's address. lws binds
-//  every WebSocket upgrade without a Sec-WebSocket-Protocol header to this
-//  protocol (the vhost's default), whatever the path; the filter below
+//  The per-connection data lws allocates is a ws_pss_t followed by our
+//  session and its rate limits, embedded: one allocation per connection. lws
+//  binds every WebSocket upgrade without a Sec-WebSocket-Protocol header to
+//  this protocol (the vhost's default), whatever the path; the filter below
 //  keeps WebSockets to /ws and applies the admission rules (Origin,
 //  connection caps: admission.h). Writes happen only here, in
 //  SERVER_WRITEABLE, one lws_write per callback.
@@ -14,6 +14,7 @@
 //  message passes the connection's token buckets before it is parsed
 //  (ratelimit.h), and a flood closes the connection with 1008.
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,20 +29,54 @@
 #define WS_QUIET_US   (100 * LWS_US_PER_MS) //  flood over: no input this long
 #define WS_LINGER_MS  1000                  //  close by then regardless
 
+//  One allocation per connection, made by lws: the ws_pss_t, then the
+//  session's memory, then the rate limits' (session_init, ratelimit_init:
+//  both opaque, sized at run time, each at an offset aligned to 8 bytes,
+//  which is all they need). 24 + 128 + 96 = 248 bytes on LP64: glibc
+//  makes that a 256-byte chunk.
 typedef struct {
-    session_t *session;  //  first: &pss->session is the session slot
-    ratelimit_t *limits; //  this connection's buckets (from ESTABLISHED)
-    char ip_hash[ID_STRLEN + 1]; //  salted hash of the client's address
-    bool counted;                //  counted in the per-address table
-    bool flooding;               //  closing with 1008: ignore its input
-    bool flood_close;            //  ... now: send the close frame
-    uint64_t flood_deadline;     //  monotonic ms: close by then
+    session_t *session;      //  the embedded session once open, else NULL
+    uint64_t flood_deadline; //  monotonic ms: close by then
+    bool counted;            //  counted in the per-address table
+    bool flooding;           //  closing with 1008: ignore its input
+    bool flood_close;        //  ... now: send the close frame
 } ws_pss_t;
+
+#define S_ALIGN(n) (((n) + 7) & ~(size_t) 7)
+
+static size_t
+s_session_offset (void)
+{
+    return S_ALIGN (sizeof (ws_pss_t));
+}
+
+static size_t
+s_limits_offset (void)
+{
+    return s_session_offset () + S_ALIGN (session_sizeof ());
+}
+
+//  The embedded session's memory; from FILTER it holds an initialised
+//  session (its id and the client's address hash) that pss->session
+//  points at only once the WebSocket is open.
+static session_t *
+s_session_mem (ws_pss_t *pss)
+{
+    return (session_t *) ((char *) pss + s_session_offset ());
+}
+
+//  The embedded limits, once the WebSocket is open (else NULL).
+static ratelimit_t *
+s_limits (ws_pss_t *pss)
+{
+    return pss->session ? (ratelimit_t *) ((char *) pss + s_limits_offset ())
+                        : NULL;
+}
 
 size_t
 ws_session_size (void)
 {
-    return sizeof (ws_pss_t);
+    return s_limits_offset () + ratelimit_sizeof ();
 }
 
 //  Copy header token into buf; NULL if absent, "" if too long for buf
@@ -88,19 +123,17 @@ s_filter (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
         //  Stopping: the balancer is to send this client elsewhere.
         return s_refuse (wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL,
                          "draining");
-    char *buf = malloc (3 * WS_HEADER_MAX);
-    if (!buf)
-        return -1;
+    //  On the stack: a heap buffer freed after each handshake leaves holes
+    //  between the connections' long-lived allocations.
+    char buf[3 * WS_HEADER_MAX];
     const char *origin = s_header (wsi, WSI_TOKEN_ORIGIN, buf, WS_HEADER_MAX);
     const char *host =
         s_header (wsi, WSI_TOKEN_HOST, buf + WS_HEADER_MAX, WS_HEADER_MAX);
     if (origin && !*origin)
         origin = "?"; //  too long to read: never allowed
-    if (!admission_origin_ok (admission, origin, host)) {
-        free (buf);
+    if (!admission_origin_ok (admission, origin, host))
         return s_refuse (wsi, HTTP_STATUS_FORBIDDEN, &stats->refused_origin,
                          "origin not allowed");
-    }
     char peer[ADMISSION_IP_MAX] = "";
     if (!lws_get_peer_simple (wsi, peer, sizeof peer))
         peer[0] = '\0';
@@ -108,13 +141,17 @@ s_filter (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
                                 buf + 2 * WS_HEADER_MAX, WS_HEADER_MAX);
     char client[ADMISSION_IP_MAX];
     admission_client_ip (admission, peer, xff, client, sizeof client);
-    free (buf);
-    //  Only the salted hash is kept, here and in Redis; the address itself
-    //  is never logged.
-    if (id_salted_hash (gateway_config (gw)->ip_salt, client, pss->ip_hash))
-        pss->ip_hash[0] = '\0';
-    switch (
-        admission_check (admission, pss->ip_hash, gateway_connections (gw))) {
+    //  The session (not open yet) keeps the hash until ESTABLISHED and
+    //  CLOSED. Only the salted hash is kept, here and in Redis; the address
+    //  itself is never logged.
+    session_t *session = session_init (s_session_mem (pss), wsi);
+    if (!session)
+        return -1;
+    char ip_hash[ID_STRLEN + 1];
+    if (id_salted_hash (gateway_config (gw)->ip_salt, client, ip_hash))
+        ip_hash[0] = '\0';
+    session_set_ip_hash (session, ip_hash);
+    switch (admission_check (admission, ip_hash, gateway_connections (gw))) {
     case ADMISSION_FULL:
         return s_refuse (wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
                          &stats->refused_full, "MEGLE_MAX_CONNS reached");
@@ -133,13 +170,15 @@ s_established (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
 {
     //  The handshake deadline (s_accepted) is met.
     lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
-    pss->limits = ratelimit_new (gateway_limits (gw), clock_mono_ms ());
-    if (!pss->limits)
+    ratelimit_init ((char *) pss + s_limits_offset (), gateway_limits (gw),
+                    clock_mono_ms ());
+    //  The session s_filter made; gateway_session_open indexes it, says
+    //  welcome and OPEN, or leaves pss->session NULL.
+    pss->session = s_session_mem (pss);
+    const char *ip_hash = session_ip_hash (pss->session);
+    if (gateway_session_open (gw, wsi, &pss->session, ip_hash))
         return -1;
-    if (gateway_session_open (gw, wsi, &pss->session, pss->ip_hash))
-        return -1;
-    pss->counted =
-        admission_acquire (gateway_admission (gw), pss->ip_hash) == 0;
+    pss->counted = admission_acquire (gateway_admission (gw), ip_hash) == 0;
     return 0;
 }
 
@@ -158,11 +197,12 @@ s_accepted (gateway_t *gw, struct lws *wsi)
 static int
 s_admit (gateway_t *gw, ws_pss_t *pss, size_t len)
 {
-    if (!pss->limits)
+    ratelimit_t *limits = s_limits (pss);
+    if (!limits)
         return 0;
     uint32_t retry = 0;
     ratelimit_verdict_t verdict =
-        ratelimit_message (pss->limits, len, clock_mono_ms (), &retry);
+        ratelimit_message (limits, len, clock_mono_ms (), &retry);
     if (verdict == RATELIMIT_PASS)
         return 0;
     return gateway_session_limited (gw, pss->session, verdict, retry) ? -1 : 1;
@@ -233,7 +273,8 @@ s_receive (gateway_t *gw, ws_pss_t *pss, struct lws *wsi, const void *in,
     case SESSION_RX_COMPLETE:
         admit = s_admit (gw, pss, msg_len);
         if (admit == 0
-            && gateway_session_message (gw, session, pss->limits, msg, msg_len))
+            && gateway_session_message (gw, session, s_limits (pss), msg,
+                                        msg_len))
             admit = -1;
         session_rx_done (session);
         if (admit < 0)
@@ -304,11 +345,14 @@ ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return pss && pss->session ? s_flush (gw, pss->session, wsi) : -1;
     case LWS_CALLBACK_CLOSED:
         if (pss) {
-            gateway_session_close (gw, &pss->session);
-            ratelimit_destroy (&pss->limits);
+            //  The embedded session keeps its address hash until the
+            //  memory goes (session_destroy frees only what it holds).
             if (pss->counted)
-                admission_release (gateway_admission (gw), pss->ip_hash);
+                admission_release (gateway_admission (gw),
+                                   session_ip_hash (s_session_mem (pss)));
             pss->counted = false;
+            gateway_session_close (gw, &pss->session);
+            //  The embedded limits hold nothing to free.
         }
         return 0;
     default:

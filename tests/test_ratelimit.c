@@ -208,6 +208,33 @@ START_TEST (test_huge_rates)
 }
 END_TEST
 
+//  Limits made in the caller's memory behave as ratelimit_new's, and read
+//  the config they were given (not a copy); ratelimit_new's copy does not
+//  follow later changes of the caller's config.
+START_TEST (test_in_place)
+{
+    ratelimit_config_t mine;
+    ratelimit_config (&mine, 5, 2, 0, 1, 0, 1);
+    uint64_t mem[16];
+    ck_assert_uint_le (ratelimit_sizeof (), sizeof mem);
+    ratelimit_t *in_place = ratelimit_init (mem, &mine, 0);
+    ratelimit_t *copy = ratelimit_new (&mine, 0);
+    ck_assert_ptr_eq (in_place, (void *) mem);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq (ratelimit_message (in_place, 1, 0, NULL),
+                          RATELIMIT_PASS);
+        ck_assert_int_eq (ratelimit_message (copy, 1, 0, NULL), RATELIMIT_PASS);
+    }
+    ck_assert_int_eq (ratelimit_message (in_place, 1, 0, NULL),
+                      RATELIMIT_REFUSE);
+    ck_assert_int_eq (ratelimit_message (copy, 1, 0, NULL), RATELIMIT_REFUSE);
+    mine.msgs.rate = 0; //  off: the in-place limits follow, the copy not
+    ck_assert_int_eq (ratelimit_message (in_place, 1, 0, NULL), RATELIMIT_PASS);
+    ck_assert_int_eq (ratelimit_message (copy, 1, 0, NULL), RATELIMIT_DROP);
+    ratelimit_destroy (&copy);
+}
+END_TEST
+
 static Suite *
 s_suite (void)
 {
@@ -225,6 +252,7 @@ s_suite (void)
     tcase_add_test (tc, test_off);
     tcase_add_test (tc, test_clock_backwards);
     tcase_add_test (tc, test_huge_rates);
+    tcase_add_test (tc, test_in_place);
     suite_add_tcase (suite, tc);
     return suite;
 }

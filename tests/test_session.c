@@ -5,6 +5,7 @@
 #include "check_main.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +224,62 @@ START_TEST (test_queue_bound_bytes)
 }
 END_TEST
 
+//  Pushes and pops interleaved keep the order (the queue is circular).
+START_TEST (test_queue_interleaved)
+{
+    size_t len = 0;
+    char text[16];
+    int next_in = 0, next_out = 0;
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < round % 4 + 1; i++) {
+            snprintf (text, sizeof text, "m%d", next_in++);
+            uint8_t *m = s_message (text, &len);
+            ck_assert_int_eq (session_push (session, &m, PRE, len), 0);
+        }
+        for (int i = 0; i < round % 3 + 1 && session_queued (session); i++) {
+            snprintf (text, sizeof text, "m%d", next_out++);
+            uint8_t *got = session_peek (session, &len);
+            ck_assert_ptr_nonnull (got);
+            ck_assert_uint_eq (len, strlen (text));
+            ck_assert_int_eq (memcmp (got, text, len), 0);
+            session_pop (session);
+        }
+    }
+    ck_assert_uint_eq (session_queued (session), (size_t) (next_in - next_out));
+}
+END_TEST
+
+//  A session made in the caller's memory: same behaviour; destroy frees
+//  what it holds (ASan checks) but not the memory, and nulls the pointer.
+START_TEST (test_embedded)
+{
+    ck_assert_uint_le (session_sizeof (), 128);
+    uint64_t mem[32]; //  256 bytes, 8-byte aligned
+    ck_assert_uint_le (session_sizeof (), sizeof mem);
+    session_t *e = session_init (mem, (void *) mem);
+    ck_assert_ptr_eq (e, (void *) mem);
+    ck_assert_ptr_eq (session_conn (e), (void *) mem);
+    ck_assert (id_valid (session_id (e), ID_STRLEN));
+    ck_assert_int_eq (*session_pin (e), -1);
+    ck_assert_str_eq (session_ip_hash (e), "");
+    session_set_ip_hash (e, "abc");
+    session_set_ip_hash (e, session_ip_hash (e)); //  its own: unchanged
+    ck_assert_str_eq (session_ip_hash (e), "abc");
+    ck_assert_int_eq (session_set_partner (e, "p", "m"), 0);
+    const char *msg = NULL;
+    size_t len = 0;
+    ck_assert_int_eq (session_rx (e, "ab", 2, false, 0, 100, &msg, &len),
+                      SESSION_RX_PARTIAL);
+    uint8_t *m = s_message ("queued", &len);
+    ck_assert_int_eq (session_push (e, &m, PRE, len), 0);
+    session_t *p = e;
+    session_destroy (&p);
+    ck_assert_ptr_null (p);
+    //  The memory is still ours, and keeps the address hash for the caller.
+    ck_assert_str_eq (session_ip_hash (e), "abc");
+}
+END_TEST
+
 static Suite *
 s_suite (void)
 {
@@ -238,6 +295,8 @@ s_suite (void)
     tcase_add_test (tc, test_queue_fifo);
     tcase_add_test (tc, test_queue_bound_messages);
     tcase_add_test (tc, test_queue_bound_bytes);
+    tcase_add_test (tc, test_queue_interleaved);
+    tcase_add_test (tc, test_embedded);
     suite_add_tcase (suite, tc);
     return suite;
 }
