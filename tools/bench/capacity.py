@@ -233,10 +233,17 @@ def model(u, rss, ceil, a):
     r_route = msgs / ceil['route'] if ceil.get('route') else None
     r_conn = arr * (u['redis'].get('conn') or 0)
     r_idle = users * (u['redis'].get('idle') or 0) * idle_scale
-    r_total = None if r_match is None or r_route is None else \
-        r_match + r_route + r_conn + r_idle
+    #  Relays skip Redis (the matcher's route cache) except the first relay
+    #  of each side of a match made by another matcher: (mt - 1) / mt of
+    #  the two sides of every pair.
+    r_miss = None if not ceil.get('route') else \
+        2.0 * pairs * (mt - 1) / mt / ceil['route']
+    r_total = None if r_match is None or r_miss is None else \
+        r_match + r_miss + r_conn + r_idle
     shards = math.ceil(r_total / h) if r_total else None
-    r_nocache = None if r_match is None else r_match + r_conn + r_idle
+    #  For comparison: every relay through the route script (no cache).
+    r_nocache = None if r_total is None or r_route is None else \
+        r_total - r_miss + r_route
     #  Memory.
     mem_gw = users * (rss['gw_conn'] or 0) + gw * (rss['gw_base'] or 0)
     mem_redis = users * (rss['redis_conn'] or 0) + \
@@ -256,6 +263,7 @@ def model(u, rss, ceil, a):
     return {'load': load, 'cores': cores, 'gw': gw, 'gw_cpu': gw_cpu,
             'gw_fd': gw_fd, 'mt': mt, 'r_match': r_match, 'r_route': r_route,
             'r_conn': r_conn, 'r_idle': r_idle, 'r_total': r_total,
+            'r_miss': r_miss,
             'shards': shards, 'r_nocache': r_nocache, 'mem_gw': mem_gw,
             'mem_redis': mem_redis, 'client_in': client_in,
             'client_out': client_out, 'bus': bus_each_way,
@@ -455,9 +463,10 @@ def write(out, results, cost_path, a):
       'over the live matchers |' % (mo['cores']['matcher'], mo['mt']))
     if mo['r_total'] is not None:
         w('| Redis (one queue family = one hash tag = one shard) | %.2f '
-          '(match %s, route %s, sessions %s) | **%d** shard(s) | '
-          'single-threaded; every key of a family on one shard |'
-          % (mo['r_total'], pct(mo['r_match']), pct(mo['r_route']),
+          '(match %s, relays missing the route cache %s, sessions %s) | '
+          '**%d** shard(s) | single-threaded; every key of a family on one '
+          'shard |'
+          % (mo['r_total'], pct(mo['r_match']), pct(mo['r_miss']),
              pct(mo['r_conn'] + mo['r_idle']), mo['shards']))
     w('')
     w('| memory and bandwidth | value |')
@@ -479,24 +488,24 @@ def write(out, results, cost_path, a):
           'within one queue family: all of its keys share the `{megle}` hash '
           'tag, so a Redis Cluster puts them on one shard (a Cluster buys '
           'failover there, not throughput). At this peak that shard would '
-          'be %s busy (%s of it routing messages, %s matching), so **Redis '
-          'saturates first**: one family tops out near %s arrivals/s with '
-          'this mix. The ways past it, in order of effect:'
-          % (pct(mo['r_total']), pct(mo['r_route']), pct(mo['r_match']),
-             f(amax)))
+          'be %s busy (%s matching, %s relays that miss the route cache, '
+          '%s sessions), so **Redis saturates first**: one family tops out '
+          'near %s arrivals/s with this mix. Relays mostly skip Redis '
+          'already (the matcher\'s route cache; with every relay through '
+          'the route script the shard would be %s busy), and the match '
+          'scripts are batched. The ways past it:'
+          % (pct(mo['r_total']), pct(mo['r_match']), pct(mo['r_miss']),
+             pct(mo['r_conn'] + mo['r_idle']), f(amax),
+             pct(mo['r_nocache'])))
         w('')
-        w('- Route signals without Redis: the matcher that created a match '
-          'caches its route (both sessions\' gateways and the match id) and '
-          'drops it on leave/close/gateway death; Redis then does matching '
-          'and sessions only: %s of a shard here (%.1f× headroom).'
-          % (pct(mo['r_nocache']), first / max(mo['r_nocache'] / a['headroom'],
-                                               1e-9)))
         w('- Several queue families, one hash tag each (by region, mode or '
           'interest bucket): %d shard(s) at %s planned load, each its own '
-          'Redis (or Cluster slot range) with a replica for failover.'
+          'Redis (or Cluster slot range) with a replica for failover, each '
+          'with its own matcher group ([redis.md](redis.md#sharding-further)).'
           % (mo['shards'], pct(a['headroom'])))
-        w('- Batch the match scripts (one EVALSHA per zloop wake-up for all '
-          'FIND frames) to lower the per-pair Redis cost.')
+        w('- Less Lua per pair: fewer arguments per op in a batch (the TTLs '
+          'and the clock once per batch), fewer `redis.call`s per find '
+          '(tools/bench/analysis.md lists what is left).')
     w('')
     w('Regenerate with the day\'s figures: `scripts/bench.sh` (full run), '
       'or `tools/bench/capacity.py --cost RESULTS/cost.model RESULTS` on a '
