@@ -38,6 +38,7 @@
 #include "listener.h"
 #include "log.h"
 #include "turn.h"
+#include "ws.h"
 
 #define GATEWAY_TICK_US       (200 * LWS_US_PER_MS) //  safety-net bus drain
 #define GATEWAY_RX_BUFFER     164   //  per-connection lws rx buffer
@@ -62,8 +63,9 @@ struct _gateway_t {
     turn_t *turn;              //  ICE servers for welcome
     admission_t *admission;    //  Origin, client address, connection caps
     ratelimit_config_t limits; //  per-connection rate limits
-    lws_retry_bo_t idle;       //  WebSocket ping / idle timeout (lws keeps
-                               //  a pointer for the life of the vhost)
+    lws_retry_bo_t idle;       //  all zero: no lws ping / idle timers (lws
+                               //  keeps a pointer for the vhost's life)
+    size_t sweep_cursor;       //  keep-alive sweep position (ws.h)
     gateway_stats_t stats;
     uint64_t pulse_ms; //  monotonic time of the last PULSE, 0 = never
     bool stopping;     //  draining: not ready, no new WebSockets
@@ -164,6 +166,7 @@ s_tick (lws_sorted_usec_list_t *sul)
 {
     gateway_t *self = lws_container_of (sul, gateway_t, sul_tick);
     bus_drain (self->bus);
+    ws_sweep (self, &self->sweep_cursor, GATEWAY_TICK_US / LWS_US_PER_MS);
     if (self->stopping)
         s_drain_tick (self);
     lws_sul_schedule (self->context, 0, &self->sul_tick, s_tick,
@@ -726,12 +729,14 @@ gateway_new (const config_t *config)
                    config->idle_timeout_s, config->ping_interval_s);
         goto fail;
     }
-    //  A WebSocket that has shown no sign of life (a pong) for the ping
-    //  interval is pinged; none for the idle timeout: closed. So a quiet
+    //  A WebSocket that has sent nothing (no message, no pong) for the ping
+    //  interval is pinged; nothing for the idle timeout: closed. So a quiet
     //  call carries a ping/pong every interval (a balancer's idle timeout
-    //  never cuts it), and a dead peer goes within the idle timeout.
-    self->idle.secs_since_valid_ping = (uint16_t) config->ping_interval_s;
-    self->idle.secs_since_valid_hangup = (uint16_t) config->idle_timeout_s;
+    //  never cuts it), and a dead peer goes within the idle timeout. The
+    //  gateway does it itself (ws_sweep from the tick, keepalive.h): lws
+    //  4.1 would keep a timer per connection in one sorted list, O(n) per
+    //  pong. self->idle stays all zero, which turns lws' own off (without
+    //  a policy lws would apply its default, ping at 300 s).
     self->roster = roster_new (GATEWAY_ROSTER_HINT);
     self->bus = bus_new (&self->config, s_on_frame, self);
     if (!self->roster || !self->bus)

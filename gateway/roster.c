@@ -172,3 +172,28 @@ roster_foreach (roster_t *self, void (*fn) (session_t *, void *), void *arg)
         if (self->slots[i])
             fn (self->slots[i], arg);
 }
+
+size_t
+roster_slots (roster_t *self)
+{
+    assert (self);
+    return self->mask + 1;
+}
+
+void
+roster_sweep (roster_t *self, size_t *cursor, size_t count,
+              void (*fn) (session_t *, void *), void *arg)
+{
+    assert (self);
+    assert (cursor);
+    assert (fn);
+    if (count > self->mask + 1)
+        count = self->mask + 1;
+    size_t i = *cursor & self->mask; //  the table may have grown
+    for (size_t n = 0; n < count; n++) {
+        if (self->slots[i])
+            fn (self->slots[i], arg);
+        i = (i + 1) & self->mask;
+    }
+    *cursor = i;
+}

@@ -41,4 +41,16 @@ size_t roster_size (roster_t *self);
 void roster_foreach (roster_t *self, void (*fn) (session_t *, void *),
                      void *arg);
 
+//  Slots of the table (a bound on its size; it changes as it grows).
+size_t roster_slots (roster_t *self);
+
+//  Visit the next count slots of the table from *cursor (wrapping round),
+//  calling fn (session, arg) for each session there, and move *cursor on:
+//  calls with the same cursor sweep the whole table in slices of bounded
+//  work (the gateway's keep-alive sweep). fn must not add or remove
+//  sessions. When the table grows between calls, sessions move: one
+//  round of the sweep may then miss a session or visit one twice.
+void roster_sweep (roster_t *self, size_t *cursor, size_t count,
+                   void (*fn) (session_t *, void *), void *arg);
+
 #endif

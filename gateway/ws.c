@@ -13,14 +13,21 @@
 //  handshake_timeout_ms to complete its request; every whole client
 //  message passes the connection's token buckets before it is parsed
 //  (ratelimit.h), and a flood closes the connection with 1008.
+//
+//  Keep-alive is ours, not lws' (keepalive.h says why): each connection
+//  notes when it last received a message or a pong, and ws_sweep, run from
+//  the gateway's tick, pings the quiet ones from SERVER_WRITEABLE and
+//  drops the silent ones.
 
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ws.h"
+
 #include "clock.h"
-#include "gateway.h"
 #include "id.h"
+#include "keepalive.h"
 #include "log.h"
 
 #define WS_PATH       "/ws"
@@ -28,6 +35,7 @@
 #define WS_FLOOD_TEXT "rate limits exceeded"
 #define WS_QUIET_US   (100 * LWS_US_PER_MS) //  flood over: no input this long
 #define WS_LINGER_MS  1000                  //  close by then regardless
+#define WS_PING_DATA  "k" //  a pong with no payload never reaches us (lws)
 
 //  One allocation per connection, made by lws: the ws_pss_t, then the
 //  session's memory, then the rate limits' (session_init, ratelimit_init:
@@ -35,12 +43,18 @@
 //  which is all they need). 24 + 128 + 96 = 248 bytes on LP64: glibc
 //  makes that a 256-byte chunk.
 typedef struct {
-    session_t *session;      //  the embedded session once open, else NULL
-    uint64_t flood_deadline; //  monotonic ms: close by then
-    bool counted;            //  counted in the per-address table
-    bool flooding;           //  closing with 1008: ignore its input
-    bool flood_close;        //  ... now: send the close frame
+    session_t *session;       //  the embedded session once open, else NULL
+    uint64_t flood_deadline;  //  monotonic ms: close by then
+    uint32_t last_rx_ms;      //  monotonic ms (32 bits) of the last input
+    unsigned counted : 1;     //  counted in the per-address table
+    unsigned flooding : 1;    //  closing with 1008: ignore its input
+    unsigned flood_close : 1; //  ... now: send the close frame
+    unsigned pinged : 1;      //  a ping went out since the last input
+    unsigned ping_due : 1;    //  ... is to go out at the next WRITEABLE
+    unsigned idle_close : 1;  //  closing: silent for the idle timeout
 } ws_pss_t;
+_Static_assert(sizeof (ws_pss_t) <= 2 * sizeof (void *) + 8,
+               "ws_pss_t grew: the per-connection chunk would grow");
 
 #define S_ALIGN(n) (((n) + 7) & ~(size_t) 7)
 
@@ -175,6 +189,7 @@ s_established (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
     //  The session s_filter made; gateway_session_open indexes it, says
     //  welcome and OPEN, or leaves pss->session NULL.
     pss->session = s_session_mem (pss);
+    pss->last_rx_ms = (uint32_t) clock_mono_ms ();
     const char *ip_hash = session_ip_hash (pss->session);
     if (gateway_session_open (gw, wsi, &pss->session, ip_hash))
         return -1;
@@ -284,6 +299,83 @@ s_receive (gateway_t *gw, ws_pss_t *pss, struct lws *wsi, const void *in,
     return 0;
 }
 
+//  Input from the client (a message or a pong): it is alive.
+static void
+s_touch (ws_pss_t *pss)
+{
+    pss->last_rx_ms = (uint32_t) clock_mono_ms ();
+    pss->pinged = false;
+}
+
+//  A ping is due: it goes out before the queued messages (each of them
+//  went out whole, so it never splits one).
+static int
+s_ping (gateway_t *gw, session_t *session, struct lws *wsi, ws_pss_t *pss)
+{
+    pss->ping_due = false;
+    uint8_t buf[LWS_PRE + sizeof WS_PING_DATA];
+    size_t len = sizeof WS_PING_DATA - 1;
+    memcpy (buf + LWS_PRE, WS_PING_DATA, len);
+    if (lws_write (wsi, buf + LWS_PRE, len, LWS_WRITE_PING) < (int) len) {
+        log_debug ("session %s: ping failed", session_id (session));
+        return -1;
+    }
+    if (session_queued (session) || gateway_session_closing (gw, session))
+        lws_callback_on_writable (wsi);
+    return 0;
+}
+
+typedef struct {
+    uint32_t now_ms;
+    uint32_t ping_ms;
+    uint32_t idle_ms;
+} ws_sweep_t;
+
+//  One session of the sweep: ping it or drop it if it is time.
+static void
+s_keepalive (session_t *session, void *arg)
+{
+    ws_sweep_t *sweep = arg;
+    struct lws *wsi = session_conn (session);
+    ws_pss_t *pss = wsi ? lws_wsi_user (wsi) : NULL;
+    if (!pss || pss->session != session || pss->flooding || pss->idle_close)
+        return;
+    switch (keepalive_check (sweep->now_ms, pss->last_rx_ms, pss->pinged,
+                             sweep->ping_ms, sweep->idle_ms)) {
+    case KEEPALIVE_OK:
+        break;
+    case KEEPALIVE_PING:
+        pss->pinged = true;
+        pss->ping_due = true;
+        lws_callback_on_writable (wsi);
+        break;
+    case KEEPALIVE_CLOSE:
+        //  A dead peer may never make the socket writable again: drop the
+        //  connection without a close frame, as lws' own idle policy did
+        //  (the client sees 1006). Closing from here would change the
+        //  roster under the sweep: lws does it at its next turn.
+        pss->idle_close = true;
+        log_debug ("session %s: idle timeout, closing", session_id (session));
+        lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        break;
+    }
+}
+
+void
+ws_sweep (gateway_t *gw, size_t *cursor, uint32_t tick_ms)
+{
+    const config_t *config = gateway_config (gw);
+    roster_t *roster = gateway_roster (gw);
+    ws_sweep_t sweep = {
+        .now_ms = (uint32_t) clock_mono_ms (),
+        .ping_ms = (uint32_t) config->ping_interval_s * 1000u,
+        .idle_ms = (uint32_t) config->idle_timeout_s * 1000u,
+    };
+    size_t count =
+        keepalive_slice (roster_slots (roster), tick_ms, KEEPALIVE_PERIOD_MS);
+    roster_sweep (roster, cursor, count, s_keepalive, &sweep);
+}
+
 static int
 s_flush (gateway_t *gw, session_t *session, struct lws *wsi)
 {
@@ -326,7 +418,14 @@ ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_ESTABLISHED:
         return pss ? s_established (gw, wsi, pss) : -1;
     case LWS_CALLBACK_RECEIVE:
-        return pss && pss->session ? s_receive (gw, pss, wsi, in, len) : -1;
+        if (!pss || !pss->session)
+            return -1;
+        s_touch (pss);
+        return s_receive (gw, pss, wsi, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss && pss->session)
+            s_touch (pss);
+        return 0;
     case LWS_CALLBACK_TIMER:
         if (pss && pss->flooding) {
             pss->flood_close = true;
@@ -342,7 +441,11 @@ ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                               (unsigned char *) text, sizeof text - 1);
             return -1;
         }
-        return pss && pss->session ? s_flush (gw, pss->session, wsi) : -1;
+        if (!pss || !pss->session)
+            return -1;
+        if (pss->ping_due)
+            return s_ping (gw, pss->session, wsi, pss);
+        return s_flush (gw, pss->session, wsi);
     case LWS_CALLBACK_CLOSED:
         if (pss) {
             //  The embedded session keeps its address hash until the

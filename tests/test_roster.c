@@ -137,6 +137,65 @@ START_TEST (test_churn)
 }
 END_TEST
 
+//  The keep-alive sweep: slices of bounded size that, round after round,
+//  visit every session exactly once per round of roster_slots slots.
+static void
+s_mark (session_t *session, void *arg)
+{
+    int *visits = arg;
+    //  tests' sessions carry their index as the connection handle
+    visits[(size_t) session_conn (session)]++;
+}
+
+START_TEST (test_sweep_slices)
+{
+    enum { N = 300 };
+    session_t *s[N];
+    int visits[N];
+    memset (visits, 0, sizeof visits);
+    for (size_t i = 0; i < N; i++) {
+        s[i] = session_new ((void *) i);
+        ck_assert_int_eq (roster_add (roster, s[i]), 0);
+    }
+    size_t slots = roster_slots (roster);
+    ck_assert_uint_ge (slots, 2 * N);
+    size_t cursor = 0;
+    //  Two rounds in slices of 7 (one more slice: slots is no multiple).
+    size_t slices = (2 * slots + 6) / 7;
+    for (size_t k = 0; k < slices; k++)
+        roster_sweep (roster, &cursor, 7, s_mark, visits);
+    ck_assert_uint_eq (cursor, (slices * 7) % slots);
+    size_t extra = slices * 7 - 2 * slots; //  slots visited a third time
+    int thrice = 0;
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_ge (visits[i], 2);
+        ck_assert_int_le (visits[i], 3);
+        thrice += visits[i] == 3;
+    }
+    ck_assert_int_le (thrice, (int) extra);
+    //  A slice larger than the table visits it once; an empty one none.
+    memset (visits, 0, sizeof visits);
+    roster_sweep (roster, &cursor, slots * 4, s_mark, visits);
+    roster_sweep (roster, &cursor, 0, s_mark, visits);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_int_eq (visits[i], 1);
+    //  A cursor past the end (the table shrank? it never does; a stale
+    //  cursor) wraps into the table.
+    cursor = slots * 3 + 1;
+    roster_sweep (roster, &cursor, 1, s_mark, visits);
+    ck_assert_uint_lt (cursor, slots);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq (roster_remove (roster, session_id (s[i])), 0);
+        session_destroy (&s[i]);
+    }
+    //  Empty: visits nothing.
+    memset (visits, 0, sizeof visits);
+    roster_sweep (roster, &cursor, 5, s_mark, visits);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_int_eq (visits[i], 0);
+}
+END_TEST
+
 START_TEST (test_destroy_null)
 {
     roster_t *none = NULL;
@@ -157,6 +216,7 @@ s_suite (void)
     tcase_add_test (tc, test_duplicate_add);
     tcase_add_test (tc, test_growth_many);
     tcase_add_test (tc, test_churn);
+    tcase_add_test (tc, test_sweep_slices);
     tcase_add_test (tc, test_destroy_null);
     suite_add_tcase (suite, tc);
     return suite;
