@@ -8,17 +8,12 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "reply.h"
 
 const char *
 answer_str (const redisReply *reply, size_t index)
 {
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || index >= reply->elements)
-        return "";
-    const redisReply *element = reply->element[index];
-    if (element->type != REDIS_REPLY_STRING
-        && element->type != REDIS_REPLY_STATUS)
-        return "";
-    return element->str;
+    return reply_str (reply, index);
 }
 
 void

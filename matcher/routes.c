@@ -17,6 +17,7 @@
 
 #include "common/id.h"
 #include "common/log.h"
+#include "reply.h"
 
 #define NIL        UINT32_MAX
 #define FIRST_SIZE 1024 //  entries of the first array (a power of two)
@@ -353,19 +354,6 @@ routes_lookup (routes_t *self, const char *sid, const char *mid,
     return e->gw;
 }
 
-//  Element index of an array reply as a string ("" if none).
-static const char *
-s_str (const redisReply *reply, size_t index)
-{
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || index >= reply->elements)
-        return "";
-    const redisReply *element = reply->element[index];
-    if (element->type != REDIS_REPLY_STRING
-        && element->type != REDIS_REPLY_STATUS)
-        return "";
-    return element->str;
-}
-
 void
 routes_learn (routes_t *self, const frame_t *f, const char *status,
               const redisReply *reply, uint64_t now_ms)
@@ -377,9 +365,10 @@ routes_learn (routes_t *self, const frame_t *f, const char *status,
     case FRAME_FIND:
         //  {"matched", cand, cand_gw, mid, mode, shared}
         if (!strcmp (status, "matched")) {
-            const char *cand = s_str (reply, 1);
-            const char *mid = s_str (reply, 3);
-            routes_put (self, f->session, cand, s_str (reply, 2), mid, now_ms);
+            const char *cand = reply_str (reply, 1);
+            const char *mid = reply_str (reply, 3);
+            routes_put (self, f->session, cand, reply_str (reply, 2), mid,
+                        now_ms);
             routes_put (self, cand, f->session, f->gateway, mid, now_ms);
         }
         break;
@@ -389,9 +378,9 @@ routes_learn (routes_t *self, const frame_t *f, const char *status,
         //  {"ok", partner_gw, mid, partner}: the partner's hash points
         //  back at f->session in the same match, so both ends are known.
         if (!strcmp (status, "ok")) {
-            const char *mid = s_str (reply, 2);
-            const char *partner = s_str (reply, 3);
-            routes_put (self, f->session, partner, s_str (reply, 1), mid,
+            const char *mid = reply_str (reply, 2);
+            const char *partner = reply_str (reply, 3);
+            routes_put (self, f->session, partner, reply_str (reply, 1), mid,
                         now_ms);
             routes_put (self, partner, f->session, f->gateway, mid, now_ms);
         } else
@@ -402,14 +391,14 @@ routes_learn (routes_t *self, const frame_t *f, const char *status,
         //  {"ended", partner, partner_gw, mid} or anything else
         routes_forget (self, f->session);
         if (!strcmp (status, "ended"))
-            routes_forget (self, s_str (reply, 1));
+            routes_forget (self, reply_str (reply, 1));
         break;
     case FRAME_BYE:
         //  {"dead", partner1, partner_gw1, sid1, mid1, ...}
         if (!strcmp (status, "dead")) {
             for (size_t i = 1; reply && i + 3 < reply->elements; i += 4) {
-                routes_forget (self, s_str (reply, i));
-                routes_forget (self, s_str (reply, i + 2));
+                routes_forget (self, reply_str (reply, i));
+                routes_forget (self, reply_str (reply, i + 2));
             }
             routes_forget_gateway (self, f->gateway);
         }
