@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,21 @@ listener_destroy (listener_t **self_p)
     *self_p = NULL;
 }
 
+int
+listener_prepare (int fd)
+{
+    //  Small messages must leave at once: without TCP_NODELAY, Nagle
+    //  holds a message back until the peer's delayed ACK (~40 ms) of the
+    //  one before it. (lws sets it on connections its own listener takes.)
+    int one = 1;
+    int flags = fcntl (fd, F_GETFL);
+    if (flags < 0 || fcntl (fd, F_SETFL, flags | O_NONBLOCK)
+        || fcntl (fd, F_SETFD, FD_CLOEXEC)
+        || setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one))
+        return -1;
+    return 0;
+}
+
 //  Accept what is waiting and hand each connection to lws, as its own
 //  listener would.
 static void
@@ -140,8 +156,7 @@ s_accept (listener_t *self, int fd)
                 log_warn ("listener: accept: %s", strerror (errno));
             return;
         }
-        fcntl (conn, F_SETFD, FD_CLOEXEC);
-        fcntl (conn, F_SETFL, fcntl (conn, F_GETFL) | O_NONBLOCK);
+        listener_prepare (conn);
         //  lws closes the socket if it cannot adopt it.
         if (!lws_adopt_socket_vhost (self->vhost, conn))
             log_warn ("listener: lws could not adopt a connection");

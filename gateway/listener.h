@@ -45,6 +45,10 @@ int listener_attach (listener_t *self, struct lws_vhost *vhost,
 //  (draining: 503) rather than a reset. lws closes the socket soon after.
 void listener_stop (listener_t *self);
 
+//  Make an accepted connection ready for lws: non-blocking, close-on-exec,
+//  TCP_NODELAY. Returns 0 or -1 (errno set).
+int listener_prepare (int fd);
+
 //  Free the listener; closes the socket unless lws owns it. NULL-safe;
 //  nulls *self_p.
 void listener_destroy (listener_t **self_p);
