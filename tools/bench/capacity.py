@@ -416,18 +416,27 @@ def write(out, results, cost_path, a):
                 ms_ = 'n/a' if me is None else '%.1f %%' % me
             w('| %s | %s | %s | %s |' % (label, ps, ms_, diff(p, me)))
         w('')
-        w('The unit costs come from paced runs at thousands of operations '
-          'per second, where one wake-up of a process serves many messages; '
-          'at the check\'s low rates most messages wake the gateway, the '
-          'matcher and Redis alone, and timers and heartbeats are a larger '
-          'share, so the model reads low here (a negative difference) and '
-          'is closer at the peak\'s rates. Memory is linear and predicted '
-          'closely. ')
-        w('Read the CPU rows with the load average in mind: on a shared '
-          '2-core machine a few percent of CPU is within the noise, and the '
-          'idle cost of a connection depends on the gateway\'s event loop '
-          '(with `poll()` it grows with the number of descriptors scanned '
-          'per wake-up, so it is not linear in the connection count).')
+        w('Memory is linear in the connections and predicted closely. The '
+          'CPU rows are not: the unit costs come from runs that do one thing '
+          'at a time (idle connections, matching, relaying), and the check '
+          'combines them. Two effects the model leaves out, both visible '
+          'here. (1) The online count: every gateway pushes `online` to '
+          'each of its clients whenever the count changed, at most once a '
+          'second (docs/protocol.md); with ~16,700 connections per gateway '
+          'and people arriving and leaving all the time that is ~16,700 '
+          'messages a second per gateway that none of the unit runs has: '
+          'the likely reason the gateways measure far above the prediction '
+          '(`s_online_update` in gateway/gateway.c; not yet measured on its '
+          'own, a per-event counter in /metrics would show it). At '
+          '1 M users it would be 1 M messages a second: the model\'s '
+          'gateway count is low by that fan-out, and a deployment that size '
+          'should push the count less often or to idle clients only. '
+          '(2) At the check\'s low rates most messages wake the matcher and '
+          'Redis alone, while the unit costs were measured at thousands per '
+          'second, where one wake-up and one batch serve many: the per-op '
+          'figures there are cheaper, and the matcher and Redis rows of the '
+          'model read off by a few percent of a core either way. A few '
+          'percent of CPU is within the noise of this shared 2-core machine.')
     else:
         w('No `scale` run in the results: run `scripts/bench.sh` (or '
           '`--scale-only`).')
