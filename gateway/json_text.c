@@ -304,26 +304,76 @@ s_skip_value (const char *p, const char *end)
     return p > start ? p : NULL;
 }
 
-static int
-s_hex4 (const char *p, const char *end, unsigned *out)
+//  Value of the 4 hex digits at s (n bytes left), or -1.
+static long
+s_hex4_at (const uint8_t *s, size_t n)
 {
-    if (end - p < 4)
+    if (n < 4)
         return -1;
-    unsigned v = 0;
+    long v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
+        uint8_t c = s[i];
         v <<= 4;
         if (c >= '0' && c <= '9')
-            v |= (unsigned) (c - '0');
+            v |= c - '0';
         else if (c >= 'a' && c <= 'f')
-            v |= (unsigned) (c - 'a' + 10);
+            v |= c - 'a' + 10;
         else if (c >= 'A' && c <= 'F')
-            v |= (unsigned) (c - 'A' + 10);
+            v |= c - 'A' + 10;
         else
             return -1;
     }
-    *out = v;
-    return 0;
+    return v;
+}
+
+//  Decode the escape sequence at s (s[0] is the backslash; n bytes left)
+//  into the code point *cp_p, joining a UTF-16 surrogate pair. Returns
+//  the bytes it took, or -1 if it is malformed.
+static int
+s_unescape (const uint8_t *s, size_t n, unsigned long *cp_p)
+{
+    if (n < 2)
+        return -1;
+    switch (s[1]) {
+    case '"':
+    case '\\':
+    case '/':
+        *cp_p = s[1];
+        return 2;
+    case 'b':
+        *cp_p = '\b';
+        return 2;
+    case 'f':
+        *cp_p = '\f';
+        return 2;
+    case 'n':
+        *cp_p = '\n';
+        return 2;
+    case 'r':
+        *cp_p = '\r';
+        return 2;
+    case 't':
+        *cp_p = '\t';
+        return 2;
+    case 'u':
+        break;
+    default:
+        return -1;
+    }
+    long hi = s_hex4_at (s + 2, n - 2);
+    if (hi < 0 || (hi >= 0xDC00 && hi <= 0xDFFF))
+        return -1;
+    if (hi < 0xD800 || hi > 0xDBFF) {
+        *cp_p = (unsigned long) hi;
+        return 6;
+    }
+    long lo =
+        n >= 12 && s[6] == '\\' && s[7] == 'u' ? s_hex4_at (s + 8, n - 8) : -1;
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return -1;
+    *cp_p = 0x10000 + (((unsigned long) hi - 0xD800) << 10)
+            + ((unsigned long) lo - 0xDC00);
+    return 12;
 }
 
 //  (below, with the other UTF-8 helpers)
@@ -337,7 +387,7 @@ s_key_decode (const char *k, const char *end, char *buf)
 {
     size_t n = 0;
     while (k < end) {
-        unsigned cp;
+        unsigned long cp;
         if (*k != '\\') {
             cp = (uint8_t) *k++;
             if (n >= JSON_TEXT_KEY_MAX)
@@ -345,48 +395,10 @@ s_key_decode (const char *k, const char *end, char *buf)
             buf[n++] = (char) cp;
             continue;
         }
-        if (end - k < 2)
+        int used = s_unescape ((const uint8_t *) k, (size_t) (end - k), &cp);
+        if (used < 0)
             return -1;
-        char e = k[1];
-        k += 2;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            cp = (unsigned) e;
-            break;
-        case 'b':
-            cp = '\b';
-            break;
-        case 'f':
-            cp = '\f';
-            break;
-        case 'n':
-            cp = '\n';
-            break;
-        case 'r':
-            cp = '\r';
-            break;
-        case 't':
-            cp = '\t';
-            break;
-        case 'u':
-            if (s_hex4 (k, end, &cp))
-                return -1;
-            k += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
-                if (end - k < 6 || k[0] != '\\' || k[1] != 'u'
-                    || s_hex4 (k + 2, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                k += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return -1;
-            break;
-        default:
-            return -1;
-        }
+        k += used;
         if (cp == 0)
             break; //  cJSON's key ends here
         char tmp[4];
@@ -517,28 +529,6 @@ json_text_has_nul (const char *p, size_t len)
 
 // ---------------------------------------------------------------------
 //  The validating skipper: one pass, no allocation, no recursion.
-
-//  Value of the 4 hex digits at s (n bytes left), or -1.
-static long
-s_hex4_at (const uint8_t *s, size_t n)
-{
-    if (n < 4)
-        return -1;
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            return -1;
-    }
-    return v;
-}
 
 //  s at a string's opening quote, n bytes left. Returns the length of the
 //  string with its quotes, or 0 with *reason set.
@@ -764,49 +754,10 @@ json_text_cstring (const char *p, size_t len, char *out, size_t size)
             i = run;
             continue;
         }
-        if (i + 1 >= n)
+        int used = s_unescape (s + i, n - i, &cp);
+        if (used < 0)
             return -1;
-        uint8_t e = s[i + 1];
-        i += 2;
-        switch (e) {
-        case 'b':
-            cp = '\b';
-            break;
-        case 'f':
-            cp = '\f';
-            break;
-        case 'n':
-            cp = '\n';
-            break;
-        case 'r':
-            cp = '\r';
-            break;
-        case 't':
-            cp = '\t';
-            break;
-        case 'u': {
-            long hi = s_hex4_at (s + i, n - i);
-            if (hi < 0)
-                return -1;
-            i += 4;
-            cp = (unsigned long) hi;
-            if (hi >= 0xD800 && hi <= 0xDBFF) {
-                long lo = n - i >= 6 && s[i] == '\\' && s[i + 1] == 'u'
-                              ? s_hex4_at (s + i + 2, n - i - 2)
-                              : -1;
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                i += 6;
-                cp = 0x10000 + (((unsigned long) hi - 0xD800) << 10)
-                     + ((unsigned long) lo - 0xDC00);
-            } else if (hi >= 0xDC00 && hi <= 0xDFFF)
-                return -1;
-            break;
-        }
-        default: //  '"', '\\', '/' stand for themselves
-            cp = e;
-            break;
-        }
+        i += (size_t) used;
         if (cp == 0)
             break; //  a C string ends here, as cJSON's valuestring does
         put = s_put_utf8 (NULL, cp);
