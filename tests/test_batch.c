@@ -24,96 +24,14 @@
 
 #include "scripts.h"
 #include "check_main.h"
+#include "redis_fixture.h"
 
 #define NOW      "1000000000"
 #define BLOCK    "60000"
 #define ARGS_MAX 8192
 
-static pid_t s_redis_pid = -1;
-static pid_t s_owner_pid = -1; //  only this process stops redis
-static char s_dir[64];
-static char s_sock[128];
 static char s_sha[41];      //  batch.lua's
 static redisContext *s_ctx; //  the current test's connection
-
-//  --------------------------------------------------------------------
-//  redis-server lifecycle
-
-static void
-s_redis_stop (void)
-{
-    if (getpid () != s_owner_pid || s_redis_pid <= 0)
-        return;
-    kill (s_redis_pid, SIGKILL);
-    waitpid (s_redis_pid, NULL, 0);
-    s_redis_pid = -1;
-    unlink (s_sock);
-    rmdir (s_dir);
-}
-
-static redisContext *
-s_connect (void)
-{
-    redisContext *c = redisConnectUnix (s_sock);
-    if (c && c->err) {
-        redisFree (c);
-        return NULL;
-    }
-    return c;
-}
-
-static long long
-s_mono_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-//  Start redis-server; wait (deadline 10 s) until it answers PING.
-static int
-s_redis_start (const char *binary)
-{
-    snprintf (s_dir, sizeof s_dir, "/tmp/megle-batch-XXXXXX");
-    if (!mkdtemp (s_dir))
-        return -1;
-    snprintf (s_sock, sizeof s_sock, "%s/redis.sock", s_dir);
-    s_owner_pid = getpid ();
-    pid_t pid = fork ();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen ("/dev/null", "w", stdout))
-            _exit (127);
-        execlp (binary, binary, "--port", "0", "--unixsocket", s_sock, "--save",
-                "", "--appendonly", "no", "--dir", s_dir, "--loglevel",
-                "warning", (char *) NULL);
-        _exit (127);
-    }
-    s_redis_pid = pid;
-    atexit (s_redis_stop);
-    long long deadline = s_mono_ms () + 10000;
-    while (s_mono_ms () < deadline) {
-        redisContext *c = s_connect ();
-        if (c) {
-            redisReply *r = (redisReply *) redisCommand (c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject (r);
-            redisFree (c);
-            if (ok)
-                return 0;
-        }
-        if (waitpid (pid, NULL, WNOHANG) == pid) {
-            s_redis_pid = -1;
-            return -1;
-        }
-        //  Polling interval while waiting for the condition, not a sync.
-        struct timespec pause = {0, 10 * 1000 * 1000};
-        nanosleep (&pause, NULL);
-    }
-    return -1;
-}
 
 //  --------------------------------------------------------------------
 //  A batch being built: EVALSHA sha 1 {megle}:gws, then per op its name,
@@ -466,7 +384,7 @@ int
 main (int argc, char **argv)
 {
     const char *binary = argc > 1 ? argv[1] : "redis-server";
-    if (s_redis_start (binary) != 0) {
+    if (s_redis_start (binary, "batch") != 0) {
         fprintf (stderr, "test_batch: cannot start %s\n", binary);
         s_redis_stop ();
         return 1;
