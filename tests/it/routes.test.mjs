@@ -24,6 +24,7 @@ import path from 'node:path';
 
 import { startStack, guarded, waitFor } from '../lib/stack.mjs';
 import { KIND, frame, recordFile } from '../lib/frames.mjs';
+import { pairUp, pinOf, senders, sendOne, tracked as trackedOf } from '../lib/relay.mjs';
 
 const TAP = process.env.MEGLE_TAP_BIN;
 
@@ -43,107 +44,11 @@ async function total(name) {
     return n;
 }
 
-//  Follow what client c is told: its partner and match (match_found,
-//  partner_left), and check every signal and chat line it gets at once
-//  against them: from the partner, addressed here, sent in this match,
-//  in order (seq), never twice.
-function track(c) {
-    c.cur = { partner: null, match: null };
-    c.got = new Map(); //  sender id -> last seq
-    c.count = 0;
-    c.chats = 0;
-    c.bad = [];
-    c.matches = 0;
-    c.seq = 0;
-    const orig = c.onMessage.bind(c);
-    c.onMessage = (buf, isBinary) => {
-        orig(buf, isBinary);
-        const m = c.log[c.log.length - 1];
-        const who = c.id ? c.id.slice(0, 8) : '?';
-        if (m.event === 'match_found') {
-            c.matches++;
-            c.cur = { partner: m.data.partner_id, match: m.data.match_id };
-        } else if (m.event === 'partner_left') {
-            c.cur = { partner: null, match: null };
-        } else if (m.event === 'signal' || m.event === 'chat') {
-            const p = m.event === 'signal' ? m.data.payload || {}
-                : JSON.parse(m.data.text);
-            const from = m.event === 'signal' ? m.data.sender_id : m.data.from;
-            const why = from !== c.cur.partner ? 'not from the partner'
-                : p.from !== from ? 'sender is not the author'
-                    : p.to !== c.id ? 'not addressed here'
-                        : p.match !== c.cur.match ? 'from another match' : null;
-            if (why) c.bad.push(`${who}: ${why}: ${m.raw}`);
-            const last = c.got.get(p.from) || 0;
-            if (p.seq <= last) c.bad.push(`${who}: seq ${p.seq} after ${last}`);
-            c.got.set(p.from, p.seq);
-            if (m.event === 'chat') c.chats++;
-            else c.count++;
-        }
-        //  Refusals after a skip are expected; keep the queue small.
-        c.queue = c.queue.filter((q) => !['signal', 'chat', 'error', 'typing'].includes(q.event));
-    };
-}
-
-function sendOne(c, chat = false) {
-    if (!c.cur.partner || c.closeInfo) return;
-    const body = { from: c.id, to: c.cur.partner, match: c.cur.match, seq: ++c.seq };
-    if (chat) c.send('chat', { text: JSON.stringify(body) });
-    else c.signal(c.cur.partner, 'candidate', body);
-}
-
-let timers = [];
-function startSending(c, everyMs) {
-    timers.push(setInterval(() => sendOne(c), everyMs));
-}
-function stopSending() {
-    for (const t of timers) clearInterval(t);
-    timers = [];
-}
-
-async function tracked(gw) {
-    const c = await stack.client(gw);
-    track(c);
-    return c;
-}
-
-//  x waits, y finds: matched together (needs an empty queue).
-async function pairUp(x, y) {
-    x.send('find_match');
-    await x.next('waiting', { timeout: 10000 });
-    y.send('find_match');
-    await waitFor(() => x.cur.partner === y.id && y.cur.partner === x.id,
-                  { timeout: 10000, what: 'pairUp: matched together' });
-}
-
-//  The rendezvous pin of a session (gateway/matchers.c): FNV-1a 64 over
-//  sid, 0xff, the matcher's bus_in, then the 64-bit finalizer; highest
-//  score wins.
-const M64 = (1n << 64n) - 1n;
-const PRIME = 0x100000001b3n;
-function fnv(h, text) {
-    for (const b of Buffer.from(text)) h = ((h ^ BigInt(b)) * PRIME) & M64;
-    return h;
-}
-function pinOf(sid) {
-    let best = -1;
-    let bestScore = -1n;
-    stack.busIns.forEach((name, i) => {
-        let h = fnv(0xcbf29ce484222325n, sid);
-        h = ((h ^ 0xffn) * PRIME) & M64;
-        h = fnv(h, name);
-        h ^= h >> 33n;
-        h = (h * 0xff51afd7ed558ccdn) & M64;
-        h ^= h >> 33n;
-        h = (h * 0xc4ceb9fe1a85ec53n) & M64;
-        h ^= h >> 33n;
-        if (h > bestScore) {
-            best = i;
-            bestScore = h;
-        }
-    });
-    return best;
-}
+const sending = senders();
+const startSending = sending.start;
+const stopSending = sending.stop;
+const tracked = (gw) => trackedOf(stack, gw);
+const pin = (sid) => pinOf(stack.busIns, sid);
 
 //  N pairs (across gateways) send `each` numbered signals and a few chat
 //  lines each way, back to back; every one must arrive exactly once.
@@ -348,7 +253,7 @@ describe('routes: two matchers, three gateways', () => {
     });
 
     test('skip and re-match across the two matchers while signals are in flight', async () => {
-        await skipWhileSignalling(GATEWAYS, 8, (a, b) => pinOf(a.id) !== pinOf(b.id));
+        await skipWhileSignalling(GATEWAYS, 8, (a, b) => pin(a.id) !== pin(b.id));
     });
 
     test('a stale cached route reaches nobody: the gateway drops the old match', async () => {
@@ -356,8 +261,8 @@ describe('routes: two matchers, three gateways', () => {
         //  route from x's first signal; y leaves through the other one.
         const x = await tracked('gw-1');
         let y = await tracked('gw-2');
-        while (pinOf(y.id) === pinOf(x.id)) y = await tracked('gw-2');
-        const mx = pinOf(x.id);
+        while (pin(y.id) === pin(x.id)) y = await tracked('gw-2');
+        const mx = pin(x.id);
         await pairUp(x, y);
         const old = x.cur.match;
         sendOne(x);

@@ -16,6 +16,7 @@ import http from 'node:http';
 
 import { startStack, guarded, waitFor, freePort, parseMetrics } from '../lib/stack.mjs';
 import { connect } from '../lib/client.mjs';
+import { pairUp, pinOf, senders, sendOne, track, tracked as trackedOf } from '../lib/relay.mjs';
 
 const MATCHER_TIMEOUT_MS = 1000;
 //  Failover deadline asserted: the timeout plus generous slack for a shared,
@@ -28,122 +29,11 @@ let stack;
 const test = (name, fn, timeout = 120000) =>
     it(name, { timeout }, guarded(() => stack, fn));
 
-//  ---------------------------------------------------------------------
-//  The gateway's rendezvous hash (gateway/matchers.c), to know which
-//  matcher a session is pinned to: FNV-1a 64 over sid, 0xff, name, then
-//  the 64-bit finalizer.
-
-const M64 = (1n << 64n) - 1n;
-const PRIME = 0x100000001b3n;
-function fnv(h, text) {
-    for (const b of Buffer.from(text)) h = ((h ^ BigInt(b)) * PRIME) & M64;
-    return h;
-}
-function score(sid, name) {
-    let h = fnv(0xcbf29ce484222325n, sid);
-    h = ((h ^ 0xffn) * PRIME) & M64;
-    h = fnv(h, name);
-    h ^= h >> 33n;
-    h = (h * 0xff51afd7ed558ccdn) & M64;
-    h ^= h >> 33n;
-    h = (h * 0xc4ceb9fe1a85ec53n) & M64;
-    h ^= h >> 33n;
-    return h;
-}
-//  Index of the matcher among live (indexes) that sid goes to.
-function pinOf(sid, live = stack.busIns.map((_, i) => i)) {
-    let best = -1;
-    let bestScore = -1n;
-    for (const i of live) {
-        const s = score(sid, stack.busIns[i]);
-        if (s > bestScore) {
-            best = i;
-            bestScore = s;
-        }
-    }
-    return best;
-}
-
-//  ---------------------------------------------------------------------
-//  Signal bookkeeping: every client sends numbered signals to its partner
-//  and checks each one it receives.
-
-let sendTimers = [];
-
-//  Track what a client sees: its current partner and match (as the server
-//  said: match_found / partner_left), every signal received, checked at
-//  once against the current match.
-function track(c) {
-    c.cur = { partner: null, match: null };
-    c.got = new Map(); //  sender id -> [{seq, sentAt, at}]
-    c.bad = [];
-    c.matches = 0;
-    c.seq = 0;
-    const orig = c.onMessage.bind(c);
-    c.onMessage = (buf, isBinary) => {
-        orig(buf, isBinary);
-        const m = c.log[c.log.length - 1];
-        if (m.event === 'match_found') {
-            c.matches++;
-            c.cur = { partner: m.data.partner_id, match: m.data.match_id };
-        } else if (m.event === 'partner_left') {
-            c.cur = { partner: null, match: null };
-        } else if (m.event === 'signal') {
-            const p = m.data.payload || {};
-            const why = m.data.sender_id !== c.cur.partner ? 'not from the partner'
-                : p.from !== m.data.sender_id ? 'sender_id is not the author'
-                    : p.to !== c.id ? 'not addressed here'
-                        : p.match !== c.cur.match ? 'from another match'
-                            : null;
-            if (why) c.bad.push(`${c.id.slice(0, 8)}: ${why}: ${m.raw}`);
-            const list = c.got.get(p.from) || [];
-            if (list.length && p.seq <= list[list.length - 1].seq) {
-                c.bad.push(`${c.id.slice(0, 8)}: seq ${p.seq} after ` +
-                           `${list[list.length - 1].seq} from ${p.from}`);
-            }
-            list.push({ seq: p.seq, sentAt: p.t, at: m.at });
-            c.got.set(p.from, list);
-        }
-        //  Signals refused after a skip (not_partner, not_matched) and the
-        //  dead-window "unavailable" are expected; keep the queue small.
-        c.queue = c.queue.filter((q) => q.event !== 'signal' && q.event !== 'error');
-    };
-}
-
-function sendOne(c) {
-    if (!c.cur.partner || c.closeInfo) return;
-    c.seq++;
-    c.signal(c.cur.partner, 'candidate',
-             { from: c.id, to: c.cur.partner, match: c.cur.match, seq: c.seq, t: Date.now() });
-}
-
-function startSending(c, everyMs) {
-    const timer = setInterval(() => sendOne(c), everyMs);
-    sendTimers.push(timer);
-    return timer;
-}
-
-function stopSending() {
-    for (const t of sendTimers) clearInterval(t);
-    sendTimers = [];
-}
-
-async function tracked(gw) {
-    const c = await stack.client(gw);
-    track(c);
-    return c;
-}
-
-//  x waits, y finds: matched together (needs an empty queue).
-async function pairUp(x, y) {
-    x.send('find_match');
-    await x.next('waiting', { timeout: 10000 });
-    y.send('find_match');
-    await y.next('match_found', { timeout: 10000 });
-    await x.next('match_found', { timeout: 10000 });
-    assert.equal(x.cur.partner, y.id, 'pairUp: not matched together');
-    assert.equal(y.cur.partner, x.id, 'pairUp: not matched together');
-}
+const sending = senders();
+const startSending = sending.start;
+const stopSending = sending.stop;
+const tracked = (gw) => trackedOf(stack, gw);
+const pin = (sid, live) => pinOf(stack.busIns, sid, live);
 
 //  Redis: each session's partner points back at it, through one match.
 async function checkPartnersInRedis(clients) {
@@ -195,7 +85,7 @@ describe('scale: two matchers, three gateways', () => {
         const clients = [];
         for (let i = 0; i < 40; i++) clients.push(await tracked(GATEWAYS[i % 3]));
         const want = [0, 0];
-        for (const c of clients) want[pinOf(c.id)]++;
+        for (const c of clients) want[pin(c.id)]++;
         assert.ok(want[0] > 0 && want[1] > 0, `all on one matcher: ${want}`);
         await waitFor(async () =>
             opens(await metricsOf(0)) - before0 === want[0] &&
@@ -212,7 +102,7 @@ describe('scale: two matchers, three gateways', () => {
         while (pairs.length < PAIRS) {
             const a = await tracked(GATEWAYS[g++ % 3]);
             let b = await tracked(GATEWAYS[g++ % 3]);
-            while (pinOf(b.id) === pinOf(a.id)) b = await tracked(GATEWAYS[g++ % 3]);
+            while (pin(b.id) === pin(a.id)) b = await tracked(GATEWAYS[g++ % 3]);
             await pairUp(a, b);
             pairs.push({ a, b });
         }
@@ -267,7 +157,7 @@ describe('scale: two matchers, three gateways', () => {
             await pairUp(x, y);
             clients.push(x, y);
         }
-        const onDying = clients.filter((c) => pinOf(c.id) === 1).length;
+        const onDying = clients.filter((c) => pin(c.id) === 1).length;
         assert.ok(onDying > 20, `only ${onDying} sessions on matcher 1`);
         for (const c of clients) startSending(c, 100);
         await waitFor(() => clients.every((c) => c.got.size === 1),
@@ -305,7 +195,7 @@ describe('scale: two matchers, three gateways', () => {
         const before1 = opens(await metricsOf(1));
         const newcomers = [];
         for (let i = 0; i < 20; i++) newcomers.push(await tracked(GATEWAYS[i % 3]));
-        const want1 = newcomers.filter((c) => pinOf(c.id) === 1).length;
+        const want1 = newcomers.filter((c) => pin(c.id) === 1).length;
         assert.ok(want1 > 0);
         await waitFor(async () => opens(await metricsOf(1)) - before1 === want1,
                       { timeout: 10000, what: `${want1} OPENs on the restarted matcher` });
