@@ -37,8 +37,10 @@ typedef enum {
                         //  now_ms, block_ms
     SCRIPT_RELAX,       //  now_ms, match_ttl, session_ttl, mid...
     SCRIPT_REPORT,      //  sid, match, now_ms, window_s, threshold, ban_s
-    SCRIPT_BATCH,       //  name1, n1, n1 args, name2, ...: many of the
-                        //  above in one call (lua/batch.lua; batch.h)
+    SCRIPT_BATCH,       //  now_ms, match_ttl, session_ttl, block_ms
+                        //  (header), then name1, n1, n1 args, name2, ...:
+                        //  many of the above in one call (lua/batch.lua;
+                        //  batch.h)
     SCRIPT_COUNT
 } script_id_t;
 

@@ -2,8 +2,9 @@
 //  megle-matcher's batch.c sends them) against a real redis-server: mixed
 //  ops in one call, a failing op among good ones, a find that matches
 //  another find of the same call, the order of one session's ops (Next:
-//  leave then find), a malformed call, and a batch of the size the
-//  matcher sends at most.
+//  leave then find), a malformed call, the short forms (f, l, c, o) that
+//  take the header's constants, and a batch of the size the matcher sends
+//  at most.
 //
 //  The suite starts its own redis-server (no TCP port: a unix socket in a
 //  temporary directory) and kills it at exit. The redis-server binary is
@@ -34,8 +35,9 @@ static char s_sha[41];      //  batch.lua's
 static redisContext *s_ctx; //  the current test's connection
 
 //  --------------------------------------------------------------------
-//  A batch being built: EVALSHA sha 1 {megle}:gws, then per op its name,
-//  its argument count and its arguments (batch.lua's ARGV).
+//  A batch being built: EVALSHA sha 1 {megle}:gws, the header (now,
+//  match_ttl, session_ttl, block), then per op its name, its argument
+//  count and its arguments (batch.lua's ARGV).
 
 typedef struct {
     const char *argv[ARGS_MAX];
@@ -52,6 +54,10 @@ s_batch_init (s_batch_t *b)
     b->argv[b->argc++] = s_sha;
     b->argv[b->argc++] = SCRIPT_NKEYS_STR;
     b->argv[b->argc++] = SCRIPT_KEY_GATEWAYS;
+    b->argv[b->argc++] = NOW;
+    b->argv[b->argc++] = "600";
+    b->argv[b->argc++] = "3600";
+    b->argv[b->argc++] = BLOCK;
 }
 
 //  Add op `name` with a NULL-terminated list of arguments.
@@ -334,6 +340,66 @@ START_TEST (test_malformed_batch)
 }
 END_TEST
 
+//  The short forms megle-matcher's batch.c sends (f, l, c, o: the
+//  header's clock, TTLs and block instead of their own) do what the full
+//  ops do; one may carry its own clock; a wrong count fails that op
+//  alone.
+START_TEST (test_short_forms)
+{
+    char a[33], b[33], c[33], m1[33], m2[33];
+    s_id (a, 8, 1);
+    s_id (b, 8, 2);
+    s_id (c, 8, 3);
+    s_id (m1, 8, 4);
+    s_id (m2, 8, 5);
+    s_batch_t batch;
+    s_batch_init (&batch);
+    s_batch_op (&batch, "o", a, "gw-1", "ipa", NULL);
+    s_batch_op (&batch, "o", b, "gw-2", "ipb", NULL);
+    s_batch_op (&batch, "o", a, "gw-1", "ipa", NULL);
+    s_batch_op (&batch, "f", a, "gw-1", m1, "video", "", "10000", NULL);
+    s_batch_op (&batch, "f", b, "gw-2", m2, "video", "", "10000", "1000000005",
+                NULL);
+    s_batch_op (&batch, "f", b, "gw-2", m2, "video", "", NULL);
+    s_batch_op (&batch, "l", b, "", NULL);
+    s_batch_op (&batch, "c", a, "gw-1", "1000000007", NULL);
+    s_batch_op (&batch, "o", c, "gw-1", NULL);
+    redisReply *r = s_batch_run (&batch);
+    ck_assert_str_eq (s_el (r, 0, 0), "ok");
+    ck_assert_str_eq (s_el (r, 1, 0), "ok");
+    ck_assert_str_eq (s_el (r, 2, 0), "exists");
+    ck_assert_str_eq (s_el (r, 3, 0), "waiting");
+    ck_assert_str_eq (s_el (r, 4, 0), "matched");
+    ck_assert_str_eq (s_el (r, 4, 1), a);
+    ck_assert_str_eq (s_el (r, 4, 2), "gw-1");
+    ck_assert_str_eq (s_el (r, 4, 3), m2);
+    ck_assert_int_eq (r->element[5]->type, REDIS_REPLY_ERROR);
+    ck_assert_str_eq (s_el (r, 6, 0), "ended");
+    ck_assert_str_eq (s_el (r, 6, 1), a);
+    ck_assert_str_eq (s_el (r, 6, 2), "gw-1");
+    ck_assert_str_eq (s_el (r, 7, 0), "closed");
+    ck_assert_int_eq (r->element[8]->type, REDIS_REPLY_ERROR);
+    freeReplyObject (r);
+    //  The header's TTL and block, and the header's clock for the leave.
+    redisReply *ttl =
+        (redisReply *) redisCommand (s_ctx, "TTL {megle}:s:%s", b);
+    ck_assert (ttl->integer > 3000 && ttl->integer <= 3600);
+    freeReplyObject (ttl);
+    char field[40];
+    snprintf (field, sizeof field, "r:%s", a);
+    ck_assert_str_eq (s_field (b, field), "1000060000");
+    ck_assert_str_eq (s_field (b, "state"), "idle");
+    ck_assert_str_eq (s_field (a, "state"), "");
+    ck_assert_str_eq (s_field (c, "state"), "");
+    //  No header at all: the whole call fails.
+    const char *bare[] = {"EVALSHA", s_sha, SCRIPT_NKEYS_STR,
+                          SCRIPT_KEY_GATEWAYS, NOW};
+    r = (redisReply *) redisCommandArgv (s_ctx, 5, bare, NULL);
+    ck_assert_int_eq (r->type, REDIS_REPLY_ERROR);
+    freeReplyObject (r);
+}
+END_TEST
+
 START_TEST (test_full_batch)
 {
     //  The largest batch the matcher sends (MEGLE_BATCH_MAX 1024): 512
@@ -375,6 +441,7 @@ s_suite (void)
     tcase_add_test (tc, test_finds_of_one_batch_match);
     tcase_add_test (tc, test_order_of_one_session);
     tcase_add_test (tc, test_malformed_batch);
+    tcase_add_test (tc, test_short_forms);
     tcase_add_test (tc, test_full_batch);
     suite_add_tcase (suite, tc);
     return suite;

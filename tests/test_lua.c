@@ -154,6 +154,29 @@ s_int (const char *format, ...)
     return value;
 }
 
+//  The recent partners of sid: the `r:<other>` fields of its hash
+//  (lib.lua). How many there are; until when (ms) other is one (0: not).
+static long
+s_recent_count (const char *sid)
+{
+    redisReply *r =
+        (redisReply *) redisCommand (s_ctx, "HKEYS {megle}:s:%s", sid);
+    long count = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements;
+         i++)
+        count += strncmp (r->element[i]->str, "r:", 2) == 0;
+    freeReplyObject (r);
+    return count;
+}
+
+static long long
+s_recent_until (const char *sid, const char *other)
+{
+    char field[40];
+    snprintf (field, sizeof field, "r:%s", other);
+    return atoll (s_field (sid, field));
+}
+
 //  Count keys matching pattern (SCAN, never KEYS).
 static long
 s_count_keys (redisContext *c, const char *pattern)
@@ -509,9 +532,9 @@ START_TEST (test_gw_dead)
     ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:m:*"), 0);
     ck_assert_str_eq (s_field (b1, "state"), "idle");
     ck_assert_str_eq (s_field (b1, "partner"), "");
-    //  b1 keeps a1 as a recent partner (TTL'd) until it closes itself
-    ck_assert (s_int ("PTTL {megle}:r:%s", b1) > 0);
-    ck_assert_int_eq (s_count_keys (s_ctx, "{megle}:r:*"), 1);
+    //  b1 keeps a1 as a recent partner (in its hash) until it closes
+    ck_assert (s_recent_until (b1, a1) > 0);
+    ck_assert_int_eq (s_recent_count (b1), 1);
     //  unconditional (BYE) on an empty gateway
     EXPECT_STATUS ("dead", SCRIPT_GW_DEAD, "gw-a", "", NOW, BLOCK);
     EXPECT_STATUS ("dead", SCRIPT_GW_DEAD, "gw-b", "", NOW, BLOCK);
@@ -861,11 +884,9 @@ START_TEST (test_recent_partners)
     s_find_status ("waiting", b, "video", "x", NOW_MS);
     s_find_matches (a, "video", "x\ny", NOW_MS, b, "x");
     EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", NOW, BLOCK);
-    redisReply *r =
-        (redisReply *) redisCommand (s_ctx, "ZSCORE {megle}:r:%s %s", a, b);
-    ck_assert_int_eq (atoll (r->str), NOW_MS + 60000);
-    freeReplyObject (r);
-    ck_assert (s_int ("PTTL {megle}:r:%s", b) > 0);
+    ck_assert_int_eq (s_recent_until (a, b), NOW_MS + 60000);
+    ck_assert_int_eq (s_recent_until (b, a), NOW_MS + 60000);
+    redisReply *r;
     //  b waits for x, c for y; a (x first, then y) skips b for c
     s_find_status ("waiting", b, "video", "x", NOW_MS + 1);
     s_find_status ("waiting", c, "video", "y", NOW_MS + 1);
@@ -906,12 +927,10 @@ START_TEST (test_recent_partners)
     EXPECT_STATUS ("unqueued", SCRIPT_LEAVE, a, "", "3600", NOW, BLOCK);
     s_find_matches (a, "video", "x", NOW_MS + 60001, b, "x");
     //  a block of 0 records nobody
-    long long before = s_int ("ZCARD {megle}:r:%s", a);
+    long before = s_recent_count (a);
     EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", "1000070000", "0");
-    ck_assert_int_eq (s_int ("ZCARD {megle}:r:%s", a), before);
-    r = (redisReply *) redisCommand (s_ctx, "ZSCORE {megle}:r:%s %s", a, b);
-    ck_assert_int_eq (atoll (r->str), NOW_MS + 60000);
-    freeReplyObject (r);
+    ck_assert_int_eq (s_recent_count (a), before);
+    ck_assert_int_eq (s_recent_until (a, b), NOW_MS + 60000);
     (void) mid;
 }
 END_TEST
@@ -971,16 +990,9 @@ START_TEST (test_recent_partners_pruned)
         s_find_status ("waiting", p, "video", "", t);
         s_find_matches (a, "video", "", t, p, "");
         EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", now, BLOCK);
-        ck_assert_int_le (s_int ("ZCARD {megle}:r:%s", a), 16);
-        redisReply *r =
-            (redisReply *) redisCommand (s_ctx, "ZSCORE {megle}:r:%s %s", a, p);
-        ck_assert_int_eq (r->type, REDIS_REPLY_STRING);
-        ck_assert_int_eq (atoll (r->str), t + 60000);
-        freeReplyObject (r);
-        r = (redisReply *) redisCommand (s_ctx, "ZSCORE {megle}:r:%s %s", p, a);
-        ck_assert_int_eq (r->type, REDIS_REPLY_STRING);
-        freeReplyObject (r);
-        ck_assert (s_int ("PTTL {megle}:r:%s", a) > 0);
+        ck_assert_int_le (s_recent_count (a), 16);
+        ck_assert_int_eq (s_recent_until (a, p), t + 60000);
+        ck_assert_int_eq (s_recent_until (p, a), t + 60000);
         if (last[0]) //  the previous partner is a stranger again
             EXPECT_STATUS ("closed", SCRIPT_CLOSE, last, "gw-1", now, BLOCK);
         snprintf (last, sizeof last, "%s", p);
@@ -1215,13 +1227,9 @@ s_check_interest_queues (void)
                 for (size_t y = x + 1; y < m->elements; y++) {
                     const char *a = m->element[x]->str;
                     const char *b = m->element[y]->str;
-                    redisReply *score = (redisReply *) redisCommand (
-                        s_ctx, "ZSCORE {megle}:r:%s %s", a, b);
-                    ck_assert_msg (score && score->type == REDIS_REPLY_STRING
-                                       && atoll (score->str) > NOW_MS,
+                    ck_assert_msg (s_recent_until (a, b) > NOW_MS,
                                    "%s and %s wait in %s unmatched", a, b,
                                    r->element[1]->element[i]->str);
-                    freeReplyObject (score);
                 }
             freeReplyObject (m);
         }

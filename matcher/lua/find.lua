@@ -1,2 +1,2 @@
 --  find: match a session or queue it (lib.lua: OPS.find).
-return OPS.find (ARGV)
+return OPS.find (ARGV, 0, #ARGV)

@@ -21,10 +21,17 @@
 --  A waiting session's hash records its mode, its interests (joined by
 --  "\n") and `relaxed`, so every script knows every queue it sits in:
 --  whoever matches or removes it takes it out of all of them at once.
---  {megle}:r:<sid> (zset, member = another session, score = until when,
---  ms) holds the recent partners that sid is not re-matched with while
---  someone else is waiting; sid's hash field `rn` counts the entries
---  added since its expired ones were last pruned (note_recent).
+--  The recent partners that sid is not re-matched with while someone else
+--  is waiting are fields of sid's own hash: `r:<other>` = until when (ms).
+--  The two of a pair always note each other with the same time, so a
+--  finder asks the candidate's hash (read anyway) whether the finder is a
+--  recent partner of the candidate, at no extra call; the entries go with
+--  the hash. sid's hash field `rn` counts the entries added since its
+--  expired ones were last pruned, `rk` how many that prune kept
+--  (next_rn).
+--  A session that is not matched has `partner` and `match` = "" (written
+--  in the same HSET that changes its state, rather than one more HDEL):
+--  every reader looks at `state` first.
 --  Every redis.call costs about a microsecond of Redis CPU on top of the
 --  command itself, and Redis runs one script at a time: the helpers below
 --  read each hash once (every field the op needs, in one HMGET), write it
@@ -36,45 +43,45 @@
 --                           score = when it reported (ms); TTL = window
 --    {megle}:ban:<iphash>   string, TTL = the ban's length
 
-local P = '{megle}:'
 local MODES = {'video', 'text'}
 local SAMPLE = 32 --  members looked at per queue, per pick
 local PRUNE_EVERY = 16 --  recent partners added between two prunes
 
 local function skey (sid)
-    return P .. 's:' .. sid
+    return '{megle}:s:' .. sid
 end
 
 local function mkey (mid)
-    return P .. 'm:' .. mid
+    return '{megle}:m:' .. mid
 end
 
 local function gkey (gw)
-    return P .. 'gw:' .. gw
+    return '{megle}:gw:' .. gw
 end
 
 local function qkey (mode)
-    return P .. 'q:' .. mode
+    return '{megle}:q:' .. mode
 end
 
 local function qikey (mode, interest)
-    return P .. 'qi:' .. mode .. ':' .. interest
+    return '{megle}:qi:' .. mode .. ':' .. interest
 end
 
 local function relaxkey (mode)
-    return P .. 'relax:' .. mode
+    return '{megle}:relax:' .. mode
 end
 
-local function rkey (sid)
-    return P .. 'r:' .. sid
+--  The field of a session's hash that holds `other` as a recent partner.
+local function rfield (other)
+    return 'r:' .. other
 end
 
 local function repkey (iphash)
-    return P .. 'rep:' .. iphash
+    return '{megle}:rep:' .. iphash
 end
 
 local function bankey (iphash)
-    return P .. 'ban:' .. iphash
+    return '{megle}:ban:' .. iphash
 end
 
 --  "a\nb" -> {"a", "b"}; "" or nil -> {}.
@@ -125,85 +132,109 @@ end
 --  Put waiting `sid` in its queues: each interest queue; the random queue
 --  when it has no interests or is relaxed, else the relax set (due at
 --  `due` ms, or earlier if it was already there). Its hash gets state
---  "waiting" (and `relaxed` = "1" for a relaxed one with interests) plus
---  the field/value pairs of `fields` (a list, may be nil), in one HSET.
+--  "waiting" (and `relaxed` = "1" for a relaxed one with interests), and
+--  its mode and `interests` (the list joined) if `interests` is given,
+--  in one HSET.
 --  Invariants every script keeps (so that dequeue needs no guessing): an
 --  idle or matched session is in no queue; a waiting one is in exactly
 --  the queues above.
-local function enqueue (sid, mode, list, relaxed, due, fields)
+local function enqueue (sid, mode, list, relaxed, due, interests)
     for _, interest in ipairs (list) do
         redis.call ('SADD', qikey (mode, interest), sid)
     end
-    local h = {skey (sid), 'state', 'waiting'}
-    if #list == 0 then
-        redis.call ('SADD', qkey (mode), sid)
-    elseif relaxed then
-        redis.call ('SADD', qkey (mode), sid)
-        redis.call ('ZREM', relaxkey (mode), sid)
-        h[#h + 1] = 'relaxed'
-        h[#h + 1] = '1'
+    local sk = skey (sid)
+    if #list == 0 or not relaxed then
+        if #list == 0 then
+            redis.call ('SADD', qkey (mode), sid)
+        else
+            redis.call ('ZADD', relaxkey (mode), 'NX', due, sid)
+        end
+        if interests then
+            redis.call ('HSET', sk, 'state', 'waiting', 'mode', mode,
+                        'interests', interests)
+        else
+            redis.call ('HSET', sk, 'state', 'waiting')
+        end
+        return
+    end
+    redis.call ('SADD', qkey (mode), sid)
+    redis.call ('ZREM', relaxkey (mode), sid)
+    if interests then
+        redis.call ('HSET', sk, 'state', 'waiting', 'relaxed', '1', 'mode',
+                    mode, 'interests', interests)
     else
-        redis.call ('ZADD', relaxkey (mode), 'NX', due, sid)
+        redis.call ('HSET', sk, 'state', 'waiting', 'relaxed', '1')
     end
-    for _, v in ipairs (fields or {}) do
-        h[#h + 1] = v
-    end
-    redis.call ('HSET', unpack (h))
 end
 
---  True while `other` is a recent partner of `sid` (`now`: ms, a number
---  or a numeric string; converted only when there is a score to compare).
-local function is_recent (sid, other, now)
-    local until_ms = redis.call ('ZSCORE', rkey (sid), other)
-    return until_ms and tonumber (until_ms) > tonumber (now)
-end
-
---  `other` becomes a recent partner of `sid` until `until_ms` (= now +
---  block, as a string) for `block` ms; the key expires with its newest
---  entry. Expired entries (score <= now) are pruned once every
---  PRUNE_EVERY additions: `n` is how many were added since the last prune
---  (sid's hash field `rn`; PRUNE_EVERY forces a prune). Returns the new
---  count as a string, for the caller to store in sid's hash. (Numbers are
---  passed to redis.call as strings made here with %d: Redis would format
---  a Lua number with %.17g, which costs more than the command.)
-local function note_recent (sid, other, now, block, until_ms, n)
-    local key = rkey (sid)
+--  `n` (a hash's `rn` field, a string or nil) plus one, as a string for
+--  the hash. When it reaches PRUNE_EVERY, and `k` (its `rk` field: the
+--  entries kept by the last prune), the expired recent partners
+--  (`r:<other>` fields whose time is <= now) of hash `sk` are deleted
+--  first, `rk` is set to the entries left, and the count starts again at
+--  0: a prune reads the whole hash, so it waits for as many additions as
+--  it kept entries, and costs a few entries per addition however many
+--  partners are recent. (Numbers are passed to redis.call as strings
+--  made here with %d: Redis would format a Lua number with %.17g, which
+--  costs more than the command.)
+local function next_rn (sk, n, k, now)
     n = (tonumber (n) or 0) + 1
-    if n >= PRUNE_EVERY then
-        redis.call ('ZREMRANGEBYSCORE', key, '-inf', now)
-        n = 0
+    if n < PRUNE_EVERY or n < (tonumber (k) or 0) then
+        return string.format ('%d', n)
     end
-    redis.call ('ZADD', key, until_ms, other)
-    redis.call ('PEXPIRE', key, block)
-    return string.format ('%d', n)
+    local all = redis.call ('HGETALL', sk)
+    local dead = {sk}
+    local kept = 0
+    local t = tonumber (now)
+    for i = 1, #all, 2 do
+        local f = all[i]
+        if string.sub (f, 1, 2) == 'r:' then
+            if tonumber (all[i + 1]) <= t then
+                dead[#dead + 1] = f
+                if #dead > 1000 then --  unpack's limit is the C stack
+                    redis.call ('HDEL', unpack (dead))
+                    dead = {sk}
+                end
+            else
+                kept = kept + 1
+            end
+        end
+    end
+    if #dead > 1 then
+        redis.call ('HDEL', unpack (dead))
+    end
+    redis.call ('HSET', sk, 'rk', string.format ('%d', kept))
+    return '0'
 end
 
---  The hash fields pick reads of a candidate (c[1] .. c[5]).
-local CAND_FIELDS = {'gw', 'state', 'mode', 'interests', 'relaxed'}
-
---  Reads candidate `cand`'s hash; returns it (CAND_FIELDS order) if it is
---  a live session waiting in `mode`, else nil (a ghost: expired, already
+--  Reads candidate `cand`'s hash for finder `sid`; returns its gw,
+--  interests, relaxed and whether sid is one of its recent partners
+--  (until a time > now: the two note each other alike), if it is a live
+--  session waiting in `mode`, else nil (a ghost: expired, already
 --  matched, or queued in another mode).
-local function candidate (cand, mode)
-    local c = redis.call ('HMGET', skey (cand), unpack (CAND_FIELDS))
+local function candidate (cand, mode, sid, now)
+    local c = redis.call ('HMGET', skey (cand), 'gw', 'state', 'mode',
+                          'interests', 'relaxed', rfield (sid))
     if not c[1] or c[2] ~= 'waiting' or mode_of (c[3]) ~= mode then
         return nil
     end
-    return c
+    local recent = c[6] and tonumber (c[6]) > tonumber (now) or false
+    return c[1], c[4], c[5], recent
 end
 
 --  Look in each queue of `keys` (sets, or relax zsets, oldest first) for
 --  a live session other than `sid`, waiting in `mode`. Members that are
---  not one (ghosts) are removed from that queue. Returns cand, c (its
---  hash, CAND_FIELDS order), is_recent, popped: the first candidate that
---  is not a recent partner of sid, else the first recent one (is_recent =
---  true), else nil. With `take` (the caller pairs a non-recent candidate
---  at once) a set is first tried with one SPOP: a usable member comes out
---  of that set right away (popped = the set's key, which dequeue then
---  skips); an unusable one (sid itself, a recent partner) is put back and
---  up to SAMPLE members are looked at, as without `take`.
+--  not one (ghosts) are removed from that queue. Returns cand,
+--  cand_gw, cand_interests, cand_relaxed, is_recent, popped: the first
+--  candidate that is not a recent partner of sid, else the first recent
+--  one (is_recent = true), else nil. With `take` (the caller pairs a
+--  non-recent candidate at once) a set is first tried with one SPOP: a
+--  usable member comes out of that set right away (popped = the set's
+--  key, which dequeue then skips); an unusable one (sid itself, a recent
+--  partner) is put back and up to SAMPLE members are looked at, as
+--  without `take`.
 local function pick (keys, sid, mode, now, take)
-    local recent, recent_c
+    local recent, rgw, ri, rr
     for _, key in ipairs (keys) do
         local zset = string.find (key, ':relax:', 1, true) ~= nil
         local members, skip
@@ -212,15 +243,18 @@ local function pick (keys, sid, mode, now, take)
         elseif take then
             local first = redis.call ('SPOP', key)
             if first then
-                local c = first ~= sid and candidate (first, mode)
-                if c and not is_recent (sid, first, now) then
-                    return first, c, false, key
+                local gw, ci, cr, old
+                if first ~= sid then
+                    gw, ci, cr, old = candidate (first, mode, sid, now)
                 end
-                if first == sid or c then
+                if gw and not old then
+                    return first, gw, ci, cr, false, key
+                end
+                if first == sid or gw then
                     redis.call ('SADD', key, first)
                 end
-                if c and not recent then
-                    recent, recent_c = first, c
+                if gw and not recent then
+                    recent, rgw, ri, rr = first, gw, ci, cr
                 end
                 skip = first
                 members = redis.call ('SRANDMEMBER', key, SAMPLE)
@@ -232,46 +266,64 @@ local function pick (keys, sid, mode, now, take)
         end
         for _, cand in ipairs (members) do
             if cand ~= sid and cand ~= skip then
-                local c = candidate (cand, mode)
-                if not c then
+                local gw, ci, cr, old = candidate (cand, mode, sid, now)
+                if not gw then
                     redis.call (zset and 'ZREM' or 'SREM', key, cand)
-                elseif not is_recent (sid, cand, now) then
-                    return cand, c, false, nil
+                elseif not old then
+                    return cand, gw, ci, cr, false, nil
                 elseif not recent then
-                    recent, recent_c = cand, c
+                    recent, rgw, ri, rr = cand, gw, ci, cr
                 end
             end
         end
     end
     if recent then
-        return recent, recent_c, true, nil
+        return recent, rgw, ri, rr, true, nil
     end
     return nil
 end
 
 --  Make `sid` (the initiator, interests `slist`) and the waiting `cand`
---  (its hash `c` from pick, `popped` from pick) a match `mid` of `mode`:
---  both leave every queue they are in, in this same step (sid only if
---  `squeued`: the relax script's sid waits, a finder does not). sid's
---  hash also gets the field/value pairs of `sfields` (may be nil).
---  Returns the interests they share, joined by "\n" (in sid's order).
-local function pair (sid, slist, squeued, cand, c, popped, mid, mode,
-                     match_ttl, session_ttl, sfields)
+--  (its interests `ci` and `relaxed` field `cr`, and `popped`, from pick)
+--  a match `mid` of `mode`: both leave every queue they are in, in this
+--  same step (sid only if `squeued`: the relax script's sid waits, a
+--  finder does not). sid's hash also gets its mode and `interests` if
+--  given (a finder's). Returns the interests they share, joined by "\n"
+--  (in sid's order).
+local function pair (sid, slist, squeued, cand, ci, cr, popped, mid, mode,
+                     match_ttl, session_ttl, interests)
+    local sk, ck = skey (sid), skey (cand)
     if squeued then
-        dequeue (sid, mode, slist, true)
+        dequeue (sid, mode, slist, true, nil, true)
     end
-    local clist = split (c[4])
-    dequeue (cand, mode, clist, c[5] == '1', popped)
-    redis.call ('HSET', mkey (mid), 'a', cand, 'b', sid, 'mode', mode)
-    redis.call ('EXPIRE', mkey (mid), match_ttl)
-    local h = {skey (sid), 'state', 'matched', 'partner', cand, 'match', mid}
-    for _, v in ipairs (sfields or {}) do
-        h[#h + 1] = v
+    local clist = split (ci)
+    local crelaxed = cr == '1'
+    dequeue (cand, mode, clist, crelaxed, popped, true)
+    local mk = mkey (mid)
+    redis.call ('HSET', mk, 'a', cand, 'b', sid, 'mode', mode)
+    redis.call ('EXPIRE', mk, match_ttl)
+    --  `relaxed` goes in the same HSET (dequeue left it).
+    if interests then
+        redis.call ('HSET', sk, 'state', 'matched', 'partner', cand, 'match',
+                    mid, 'mode', mode, 'interests', interests)
+    elseif squeued then
+        redis.call ('HSET', sk, 'state', 'matched', 'partner', cand, 'match',
+                    mid, 'relaxed', '')
+    else
+        redis.call ('HSET', sk, 'state', 'matched', 'partner', cand, 'match',
+                    mid)
     end
-    redis.call ('HSET', unpack (h))
-    redis.call ('HSET', skey (cand), 'state', 'matched', 'partner', sid,
-                'match', mid)
-    redis.call ('EXPIRE', skey (cand), session_ttl)
+    if crelaxed then
+        redis.call ('HSET', ck, 'state', 'matched', 'partner', sid, 'match',
+                    mid, 'relaxed', '')
+    else
+        redis.call ('HSET', ck, 'state', 'matched', 'partner', sid, 'match',
+                    mid)
+    end
+    redis.call ('EXPIRE', ck, session_ttl)
+    if #clist == 0 or #slist == 0 then
+        return ''
+    end
     local theirs = {}
     for _, interest in ipairs (clist) do
         theirs[interest] = true
@@ -287,56 +339,64 @@ end
 
 --  End the match `mid` between `sid` and `partner`: delete the match hash,
 --  make `sid` idle (unless `rn` is nil: sid's hash is about to be
---  deleted; else `rn` is its hash's `rn` field), and make the partner
+--  deleted; else `rn` and `rk` are its hash's fields), and make the partner
 --  idle if its hash still points back at `sid` in the same match; the
---  two become recent partners for `block` ms. Returns the partner's
---  gateway, or false if the partner is gone or no longer in this match
---  (then nobody is to be told).
-local function unpair (sid, partner, mid, now, block, rn)
+--  two become recent partners for `block` ms (each notes the other in
+--  its hash: `r:<other>`). Returns the partner's gateway, or false if the
+--  partner is gone or no longer in this match (then nobody is to be
+--  told).
+local function unpair (sid, partner, mid, now, block, rn, rk)
     if mid and mid ~= '' then
         redis.call ('DEL', mkey (mid))
     end
-    local h = {skey (sid), 'state', 'idle'}
+    local sk = skey (sid)
     if not partner or partner == '' then
         if rn then
-            redis.call ('HSET', unpack (h))
-            redis.call ('HDEL', skey (sid), 'partner', 'match')
+            redis.call ('HSET', sk, 'state', 'idle', 'partner', '', 'match',
+                        '')
         end
         return false
     end
     local b = tonumber (block)
     local remember = b and b > 0 and sid ~= ''
     local until_ms = remember and string.format ('%d', tonumber (now) + b)
-    local p = redis.call ('HMGET', skey (partner), 'gw', 'partner', 'match',
-                          'rn')
+    local pk = skey (partner)
+    local p = redis.call ('HMGET', pk, 'gw', 'partner', 'match', 'rn',
+                          'rk')
     if rn then
         if remember then
-            h[#h + 1] = 'rn'
-            h[#h + 1] = note_recent (sid, partner, now, block, until_ms, rn)
+            redis.call ('HSET', sk, 'state', 'idle', 'partner', '', 'match',
+                        '', 'rn', next_rn (sk, rn, rk, now), rfield (partner),
+                        until_ms)
+        else
+            redis.call ('HSET', sk, 'state', 'idle', 'partner', '', 'match',
+                        '')
         end
-        redis.call ('HSET', unpack (h))
-        redis.call ('HDEL', skey (sid), 'partner', 'match')
     end
     if p[1] and p[2] == sid and p[3] == mid then
-        local ph = {skey (partner), 'state', 'idle'}
         if remember then
-            ph[#ph + 1] = 'rn'
-            ph[#ph + 1] = note_recent (partner, sid, now, block, until_ms,
-                                       p[4])
+            redis.call ('HSET', pk, 'state', 'idle', 'partner', '', 'match',
+                        '', 'rn', next_rn (pk, p[4], p[5], now), rfield (sid),
+                        until_ms)
+        else
+            redis.call ('HSET', pk, 'state', 'idle', 'partner', '', 'match',
+                        '')
         end
-        redis.call ('HSET', unpack (ph))
-        redis.call ('HDEL', skey (partner), 'partner', 'match')
         return p[1]
     end
-    if remember then
-        note_recent (partner, sid, now, block, until_ms, PRUNE_EVERY)
+    if remember and p[1] then
+        --  The partner lives on, in another match or none: it notes sid
+        --  too (a gone partner has no hash to note it in).
+        redis.call ('HSET', pk, 'rn', next_rn (pk, p[4], p[5], now), rfield (sid),
+                    until_ms)
     end
     return false
 end
 
 --  Remove session `sid` (last seen on gateway `gw`) entirely: end its
 --  match, leave every queue, leave its gateway's set (unless `gw_going`:
---  the caller deletes that set), delete its hash and its recent partners.
+--  the caller deletes that set), delete its hash (and so its recent
+--  partners).
 --  Returns partner, partner_gw, mid if a partner must be told, else nil.
 local function close_session (sid, gw, now, block, gw_going)
     local s = redis.call ('HMGET', skey (sid), 'gw', 'state', 'partner',
@@ -360,26 +420,28 @@ local function close_session (sid, gw, now, block, gw_going)
     elseif s[1] and s[1] ~= gw then
         redis.call ('SREM', gkey (s[1]), sid)
     end
-    redis.call ('DEL', skey (sid), rkey (sid))
+    redis.call ('DEL', skey (sid))
     if partner then
         return partner, pgw, mid
     end
     return nil
 end
 
-
 --  ------------------------------------------------------------------------
---  The operations. Each script's body is one function of OPS, called with
---  that script's ARGV (a list of strings) and returning its reply, so that
---  find.lua and the others are one-line wrappers and batch.lua can run
---  many of them in one call. KEYS[1] is the same for all of them.
-
-local OPS = {}
+--  The operations. Each script's body is one function of OPS, called as
+--  OPS.name (a, o, n): its arguments are a[o + 1] .. a[o + n] (find.lua
+--  and the others pass their ARGV, 0 and #ARGV; batch.lua passes its own
+--  ARGV and where the op's arguments start in it, so that no op copies
+--  them), returning its reply (batch.lua's ARITY lists how many arguments
+--  each takes). KEYS[1] is the same for all of them. Every EVALSHA runs
+--  this whole file again (each local function is a new closure), so the
+--  file keeps to one closure per helper and op, and makes OPS with one
+--  table constructor (at its size at once).
 
 --  gw_beat: a gateway said HELLO or HEARTBEAT.
 --  ARGV: gw, now_ms (wall clock). Returns {"ok"}.
-OPS.gw_beat = function (argv)
-    redis.call ('HSET', KEYS[1], argv[1], argv[2])
+local function op_gw_beat (a, o)
+    redis.call ('HSET', KEYS[1], a[o + 1], a[o + 2])
     return {'ok'}
 end
 
@@ -387,8 +449,7 @@ end
 --  ARGV: sid, gw, ip_hash, session_ttl.
 --  Returns {"ok"}, or {"exists"} if the session is already known (a
 --  replayed OPEN must not reset a matched session to idle).
-OPS.open = function (argv)
-    local sid, gw, ip, ttl = argv[1], argv[2], argv[3], tonumber (argv[4])
+local function open (sid, gw, ip, ttl)
     local sk = skey (sid)
     if redis.call ('EXISTS', sk) == 1 then
         return {'exists'}
@@ -397,6 +458,10 @@ OPS.open = function (argv)
     redis.call ('EXPIRE', sk, ttl)
     redis.call ('SADD', gkey (gw), sid)
     return {'ok'}
+end
+
+local function op_open (a, o)
+    return open (a[o + 1], a[o + 2], a[o + 3], a[o + 4])
 end
 
 --  find: session `sid` asks for a partner of `mode`, preferably sharing
@@ -416,24 +481,21 @@ end
 --  wait_ms. Returns {"matched", cand, cand_gw, mid, mode, shared} |
 --  {"waiting"} | {"already_matched"} | {"gone"} (no session hash) |
 --  {"banned", ms} (sid's address hash is banned for ms more; report.lua).
-OPS.find = function (argv)
-    local sid, mid = argv[1], argv[3]
-    --  The TTLs go to EXPIRE as given; `now` is converted only where a
-    --  sum or a comparison needs it (tonumber is strtod).
-    local match_ttl, session_ttl = argv[4], argv[5]
-    local mode, interests = mode_of (argv[6]), argv[7]
-    local now = argv[8]
+local function find (sid, mid, match_ttl, session_ttl, mode, interests, now,
+                     wait)
+    mode = mode_of (mode)
     local sk = skey (sid)
     --  Every session hash has a state (open sets it): none = no session.
     local s = redis.call ('HMGET', sk, 'state', 'ip')
-    if not s[1] then
+    local state = s[1]
+    if not state then
         return {'gone'}
     end
-    if s[1] == 'matched' then
+    if state == 'matched' then
         return {'already_matched'}
     end
     local q --  a waiting session's queues: mode, interests, relaxed
-    if s[1] == 'waiting' then
+    if state == 'waiting' then
         q = redis.call ('HMGET', sk, 'mode', 'interests', 'relaxed')
     end
     local ip = s[2]
@@ -454,67 +516,76 @@ OPS.find = function (argv)
         --  A second find changes nothing: the first one's queues stand
         --  (the queues are sets, so nobody is queued twice).
         enqueue (sid, mode_of (q[1]), split (q[2]), q[3] == '1',
-                 now + tonumber (argv[9]))
+                 now + tonumber (wait))
         return {'waiting'}
     end
     --  Idle: in no queue, no `relaxed` (every way out of waiting drops
-    --  it).
+    --  it). sid's new mode and interests go into its hash with its new
+    --  state (one HSET: pair's or enqueue's).
     local list = split (interests)
-    --  sid's new mode and interests go into its hash with its new state
-    --  (one HSET: pair's or enqueue's).
-    local mine = {'mode', mode, 'interests', interests}
-
-    local function matched (cand, c, popped)
-        local shared = pair (sid, list, false, cand, c, popped, mid, mode,
-                             match_ttl, session_ttl, mine)
-        return {'matched', cand, c[1], mid, mode, shared}
-    end
-
-    --  Someone other than a recent partner of sid waits in the mode?
-    local function others_wait ()
-        local cand, _, recent = pick ({qkey (mode), relaxkey (mode)}, sid,
-                                      mode, now, false)
-        return cand ~= nil and not recent
-    end
-
-    if #list > 0 then
-        local keys = {}
-        for _, interest in ipairs (list) do
-            keys[#keys + 1] = qikey (mode, interest)
-        end
-        local cand, c, recent, popped = pick (keys, sid, mode, now, true)
-        if cand and not recent then
-            return matched (cand, c, popped)
-        end
-        local wait = tonumber (argv[9])
-        if wait <= 0 then
-            --  No interest wait: open to a random stranger at once.
-            local rand, rc, rand_recent, rpopped = pick ({qkey (mode)}, sid,
-                                                         mode, now, true)
-            if rand and not rand_recent then
-                return matched (rand, rc, rpopped)
-            end
-            if cand then
-                return matched (cand, c, popped)
-            end
-            if rand then
-                return matched (rand, rc, rpopped)
-            end
-            enqueue (sid, mode, list, true, now, mine)
+    local cand, cgw, ci, cr, recent, popped
+    if #list == 0 then
+        cand, cgw, ci, cr, recent, popped = pick ({qkey (mode)}, sid, mode,
+                                                  now, true)
+        if not cand then
+            enqueue (sid, mode, list, true, now, interests)
             return {'waiting'}
         end
-        if cand and not others_wait () then
-            return matched (cand, c, popped)
+    else
+        local keys = {}
+        for k, interest in ipairs (list) do
+            keys[k] = qikey (mode, interest)
         end
-        enqueue (sid, mode, list, false, now + wait, mine)
-        return {'waiting'}
+        cand, cgw, ci, cr, recent, popped = pick (keys, sid, mode, now, true)
+        if recent then
+            local w = tonumber (wait)
+            if w <= 0 then
+                --  No interest wait: open to a random stranger at once.
+                local r = {pick ({qkey (mode)}, sid, mode, now, true)}
+                if r[1] and not r[5] then
+                    cand, cgw, ci, cr, recent, popped = unpack (r, 1, 6)
+                end
+            else
+                --  Someone other than a recent partner of sid waits in
+                --  the mode? Then sid waits too.
+                local other, _, _, _, orecent = pick ({qkey (mode),
+                                                      relaxkey (mode)}, sid,
+                                                     mode, now, false)
+                if other and not orecent then
+                    enqueue (sid, mode, list, false, now + w, interests)
+                    return {'waiting'}
+                end
+            end
+        elseif not cand then
+            local w = tonumber (wait)
+            if w <= 0 then
+                cand, cgw, ci, cr, recent, popped = pick ({qkey (mode)}, sid,
+                                                          mode, now, true)
+                if not cand then
+                    enqueue (sid, mode, list, true, now, interests)
+                    return {'waiting'}
+                end
+            else
+                enqueue (sid, mode, list, false, now + w, interests)
+                return {'waiting'}
+            end
+        end
     end
-    local cand, c, _, popped = pick ({qkey (mode)}, sid, mode, now, true)
-    if cand then
-        return matched (cand, c, popped)
-    end
-    enqueue (sid, mode, list, true, now, mine)
-    return {'waiting'}
+    local shared = pair (sid, list, false, cand, ci, cr, popped, mid, mode,
+                         match_ttl, session_ttl, interests)
+    return {'matched', cand, cgw, mid, mode, shared}
+end
+
+--  ARGV: sid, gw, mid (a fresh match id), match_ttl, session_ttl, mode
+--  ("video" | "text"), interests (joined by "\n", "" = none), now_ms,
+--  wait_ms. Returns {"matched", cand, cand_gw, mid, mode, shared} |
+--  {"waiting"} | {"already_matched"} | {"gone"} (no session hash) |
+--  {"banned", ms} (sid's address hash is banned for ms more; report.lua).
+--  The TTLs go to EXPIRE as given; `now` is converted only where a sum or
+--  a comparison needs it (tonumber is strtod).
+local function op_find (a, o)
+    return find (a[o + 1], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7],
+                 a[o + 8], a[o + 9])
 end
 
 --  route: may `sid` send a signal (to `target`), a chat message or a
@@ -523,8 +594,8 @@ end
 --  match ("" = the current one).
 --  Returns {"ok", partner_gw, mid, partner} | {"not_matched"} |
 --  {"not_partner"}.
-OPS.route = function (argv)
-    local sid, target, match = argv[1], argv[2], argv[3]
+local function op_route (a, o)
+    local sid, target, match = a[o + 1], a[o + 2], a[o + 3]
     local s = redis.call ('HMGET', skey (sid), 'state', 'partner', 'match')
     if s[1] ~= 'matched' then
         return {'not_matched'}
@@ -549,23 +620,23 @@ end
 --  rematch_block_ms. Returns {"ended", partner, partner_gw, mid}
 --  (partner_gw "" if the partner is gone: tell nobody) | {"unqueued"} |
 --  {"not_partner"} | {"not_matched"}.
-OPS.leave = function (argv)
-    local sid, target, ttl = argv[1], argv[2], argv[3]
-    local now, block = argv[4], argv[5]
+local function leave (sid, target, ttl, now, block)
     local sk = skey (sid)
-    local s = redis.call ('HMGET', sk, 'state', 'partner', 'match', 'rn')
-    if not s[1] then
+    local s = redis.call ('HMGET', sk, 'state', 'partner', 'match', 'rn',
+                          'rk')
+    local state = s[1]
+    if not state then
         return {'not_matched'}
     end
     redis.call ('EXPIRE', sk, ttl)
-    if s[1] == 'matched' then
+    if state == 'matched' then
         if target ~= '' and target ~= s[2] then
             return {'not_partner'}
         end
-        local pgw = unpair (sid, s[2], s[3], now, block, s[4] or '0')
+        local pgw = unpair (sid, s[2], s[3], now, block, s[4] or '0', s[5])
         return {'ended', s[2], pgw or '', s[3]}
     end
-    if s[1] == 'waiting' then
+    if state == 'waiting' then
         local q = redis.call ('HMGET', sk, 'mode', 'interests', 'relaxed')
         dequeue (sid, q[1], split (q[2]), q[3] == '1')
         redis.call ('HSET', sk, 'state', 'idle')
@@ -574,16 +645,23 @@ OPS.leave = function (argv)
     return {'not_matched'}
 end
 
+local function op_leave (a, o)
+    return leave (a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5])
+end
+
 --  close: session `sid`'s socket closed; forget it.
 --  ARGV: sid, gw, now_ms, rematch_block_ms. Returns {"ended", partner,
 --  partner_gw, mid} when a partner must be told, else {"closed"}.
-OPS.close = function (argv)
-    local partner, pgw, mid = close_session (argv[1], argv[2], argv[3],
-                                             argv[4])
+local function close (sid, gw, now, block)
+    local partner, pgw, mid = close_session (sid, gw, now, block)
     if partner then
         return {'ended', partner, pgw, mid}
     end
     return {'closed'}
+end
+
+local function op_close (a, o)
+    return close (a[o + 1], a[o + 2], a[o + 3], a[o + 4])
 end
 
 --  gw_dead: gateway `gw` stopped (BYE) or stopped heartbeating: close
@@ -593,9 +671,9 @@ end
 --  matcher still hears is left alone), now_ms, rematch_block_ms.
 --  Returns {"alive", last_ms} or {"dead", partner1, partner_gw1, sid1,
 --  mid1, partner2, ...}: the partners (on other gateways) to tell.
-OPS.gw_dead = function (argv)
-    local gw, before = argv[1], argv[2]
-    local now, block = argv[3], argv[4]
+local function op_gw_dead (a, o)
+    local gw, before = a[o + 1], a[o + 2]
+    local now, block = a[o + 3], a[o + 4]
     if before ~= '' then
         local last = redis.call ('HGET', KEYS[1], gw)
         if last and tonumber (last) and tonumber (last) >= tonumber (before)
@@ -628,10 +706,10 @@ end
 --  Returns {"relaxed", moved, more, sid1, sid_gw1, cand1, cand_gw1, mid1,
 --  mode1, shared1, sid2, ...}: one 7-tuple per match made (sid is the
 --  initiator); more = "1" if due sessions may remain, else "0".
-OPS.relax = function (argv)
-    local now = tonumber (argv[1])
-    local match_ttl, session_ttl = tonumber (argv[2]), tonumber (argv[3])
-    local budget = #argv - 3
+local function op_relax (a, o, n)
+    local now = tonumber (a[o + 1])
+    local match_ttl, session_ttl = tonumber (a[o + 2]), tonumber (a[o + 3])
+    local budget = n - 3
     local seen, moved, used = 0, 0, 0
     local out = {'relaxed', 0, '0'}
     for _, mode in ipairs (MODES) do
@@ -650,15 +728,16 @@ OPS.relax = function (argv)
                 local list = split (s[4])
                 enqueue (sid, mode, list, true, now)
                 moved = moved + 1
-                local cand, c, _, popped = pick ({qkey (mode)}, sid, mode,
-                                                 now, true)
+                local cand, cgw, ci, cr, _, popped = pick ({qkey (mode)}, sid,
+                                                           mode, now, true)
                 if cand then
                     used = used + 1
-                    local mid = argv[3 + used]
-                    local shared = pair (sid, list, true, cand, c, popped,
-                                         mid, mode, match_ttl, session_ttl)
+                    local mid = a[o + 3 + used]
+                    local shared = pair (sid, list, true, cand, ci, cr,
+                                         popped, mid, mode, match_ttl,
+                                         session_ttl)
                     redis.call ('EXPIRE', skey (sid), session_ttl)
-                    for _, v in ipairs ({sid, s[1], cand, c[1], mid, mode,
+                    for _, v in ipairs ({sid, s[1], cand, cgw, mid, mode,
                                          shared}) do
                         out[#out + 1] = v
                     end
@@ -684,10 +763,10 @@ end
 --  ARGV: sid, match, now_ms, window_s, threshold, ban_s.
 --  Returns {"reported", partner, count, banned ("1" | "0")} |
 --  {"not_matched"} (no partner, or `match` is not the current one).
-OPS.report = function (argv)
-    local sid, match = argv[1], argv[2]
-    local now, window = tonumber (argv[3]), tonumber (argv[4])
-    local threshold, ban_s = tonumber (argv[5]), tonumber (argv[6])
+local function op_report (a, o)
+    local sid, match = a[o + 1], a[o + 2]
+    local now, window = tonumber (a[o + 3]), tonumber (a[o + 4])
+    local threshold, ban_s = tonumber (a[o + 5]), tonumber (a[o + 6])
     local s = redis.call ('HMGET', skey (sid), 'state', 'partner', 'match',
                           'ip')
     if s[1] ~= 'matched' or not s[2] or s[3] ~= match then
@@ -712,3 +791,15 @@ OPS.report = function (argv)
     end
     return {'reported', partner, tostring (count), banned}
 end
+
+local OPS = {
+    gw_beat = op_gw_beat,
+    open = op_open,
+    find = op_find,
+    route = op_route,
+    leave = op_leave,
+    close = op_close,
+    gw_dead = op_gw_dead,
+    relax = op_relax,
+    report = op_report,
+}

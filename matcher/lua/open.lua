@@ -1,2 +1,2 @@
 --  open: a session connected (lib.lua: OPS.open).
-return OPS.open (ARGV)
+return OPS.open (ARGV, 0, #ARGV)

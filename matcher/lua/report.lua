@@ -1,2 +1,2 @@
 --  report: report the partner, maybe ban it (lib.lua: OPS.report).
-return OPS.report (ARGV)
+return OPS.report (ARGV, 0, #ARGV)

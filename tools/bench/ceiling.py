@@ -9,7 +9,8 @@ limit). Untimed set-up opens the sessions; then, timed:
   match: per pair find(a) -> waiting, find(b) -> matched, leave(b):
          the three calls per pair of `megle-bench match`, one EVALSHA each
   batch: the same ops, BATCH at a time in one EVALSHA of batch.lua, as
-         megle-matcher sends them (MEGLE_BATCH_MAX)
+         megle-matcher sends them (MEGLE_BATCH_MAX): the clock, TTLs and
+         block once in the header, each find / leave in its short form
   route: route(a -> b) on matched pairs: the one call per relayed signal,
          one EVALSHA each, then BATCH per batch.lua call
 Prints one JSON object.
@@ -164,11 +165,29 @@ def single(sha, ops):
                    for name, args in ops)
 
 
+#  batch.lua's header and short forms, as matcher/batch.c sends them: the
+#  constants (now, match_ttl, session_ttl, block) once per call, and per
+#  find / leave only what varies. An op's constants must equal the
+#  header's (they do here: one clock and the defaults for every op).
+SHORT = {'find': ('f', (0, 1, 2, 5, 6, 8), {3: 1, 4: 2, 7: 0}),
+         'leave': ('l', (0, 1), {2: 2, 3: 0, 4: 3}),
+         'open': ('o', (0, 1, 2), {3: 2})}
+
+
 def batch_args(ops):
+    head = ['', '', '', '']
     out = []
     for name, args in ops:
-        out += [name, len(args)] + list(args)
-    return out
+        if name in SHORT:
+            short, keep, consts = SHORT[name]
+            for at, slot in consts.items():
+                if head[slot] not in ('', str(args[at])):
+                    raise ValueError('ceiling: one header per batch')
+                head[slot] = str(args[at])
+            out += [short, len(keep)] + [args[k] for k in keep]
+        else:
+            out += [name, len(args)] + list(args)
+    return head + out
 
 
 def batched(sha, ops, size):
