@@ -47,6 +47,8 @@ struct _engine_t {
     volatile sig_atomic_t *stop;
     zloop_t *loop;
     zsock_t *pull;          //  bus_in: frames from gateways
+    zmq_pollitem_t pull_fd; //  its ZMQ_FD, polled as a plain descriptor
+    int more_id;            //  timer to drain again at once, or -1
     publisher_t *pub;       //  bus_out: frames to gateways
     tap_t *tap;             //  tap socket, or NULL (none configured)
     zap_t *zap;             //  CURVE server side, or NULL (CURVE off)
@@ -67,6 +69,12 @@ struct _engine_t {
     probe_t *probe; //  /healthz, /readyz, /metrics
     ratelog_t limit_bad;
     ratelog_t limit_backlog;
+    //  Script arguments from the config, formatted once (s_issue), and
+    //  the wall clock as last formatted (ops of one drain share it).
+    char session_ttl[16], match_ttl[16], wait[16], block[16];
+    char window[16], threshold[16], ban[16];
+    uint64_t now_ms;
+    char now[24];
 };
 
 //  One inbound frame on its way through Redis.
@@ -130,17 +138,15 @@ s_issue (engine_t *self, s_job_t *job, int batched)
     size_t lens[10];
     int argc = 0;
     int script;
-    char now[24], session_ttl[16], match_ttl[16], wait[16], block[16];
-    char window[16], threshold[16], ban[16];
-    snprintf (now, sizeof now, "%" PRIu64, clock_wall_ms ());
-    snprintf (session_ttl, sizeof session_ttl, "%d", self->config->session_ttl);
-    snprintf (match_ttl, sizeof match_ttl, "%d", self->config->match_ttl);
-    snprintf (wait, sizeof wait, "%d", self->config->interest_wait_ms);
-    snprintf (block, sizeof block, "%d", self->config->rematch_block_ms);
-    snprintf (window, sizeof window, "%d", self->config->report_window_s);
-    snprintf (threshold, sizeof threshold, "%d",
-              self->config->report_threshold);
-    snprintf (ban, sizeof ban, "%d", self->config->ban_s);
+    uint64_t wall = clock_wall_ms ();
+    if (wall != self->now_ms || !self->now[0]) {
+        snprintf (self->now, sizeof self->now, "%" PRIu64, wall);
+        self->now_ms = wall;
+    }
+    const char *now = self->now, *session_ttl = self->session_ttl;
+    const char *match_ttl = self->match_ttl, *wait = self->wait;
+    const char *block = self->block, *window = self->window;
+    const char *threshold = self->threshold, *ban = self->ban;
 #define ARG(s, n)                                                              \
     do {                                                                       \
         argv[argc] = (s);                                                      \
@@ -531,20 +537,28 @@ s_dispatch (engine_t *self, frame_t *frame)
     s_submit (self, s_job_new (self, &frame));
 }
 
-//  Read every frame waiting on bus_in (up to DRAIN_MAX, then let the loop
-//  run timers and Redis I/O; zmq_poll reports the rest next time).
-static int
-s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
+static int s_on_pull_more (zloop_t *loop, int timer_id, void *arg);
+
+//  Read every frame waiting on bus_in, until EAGAIN. The loop polls the
+//  socket's ZMQ_FD as a plain descriptor, not the socket: zmq_poll would
+//  ask ZMQ_EVENTS (a getpid and a poll system call each) before and after
+//  every wait; the descriptor only says that the socket has commands to
+//  process, which the EAGAIN read below does, so it is readable again
+//  only when new frames arrive. Only this function reads bus_in. After
+//  DRAIN_MAX frames it lets the loop run timers and Redis I/O, and a 0 ms
+//  timer brings it back (the descriptor may not fire again for the rest).
+static void
+s_drain (engine_t *self)
 {
-    (void) loop;
-    engine_t *self = (engine_t *) arg;
-    void *socket = zsock_resolve (reader);
+    void *socket = zsock_resolve (self->pull);
+    int more = 1;
     self->draining = 1;
     for (int count = 0; count < DRAIN_MAX; count++) {
         zmq_msg_t msg;
         zmq_msg_init (&msg);
         if (zmq_msg_recv (&msg, socket, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close (&msg);
+            more = 0;
             break;
         }
         tap_frame (self->tap, TAP_IN, zmq_msg_data (&msg), zmq_msg_size (&msg));
@@ -584,6 +598,29 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
     //  batch_max ops each): a batch never waits to fill up.
     self->draining = 0;
     batch_flush (self->batch);
+    store_flush (self->store);
+    if (more && self->more_id == -1 && !self->stopping)
+        self->more_id = zloop_timer (self->loop, 0, 1, s_on_pull_more, self);
+}
+
+static int
+s_on_pull (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    s_drain ((engine_t *) arg);
+    return 0;
+}
+
+static int
+s_on_pull_more (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    engine_t *self = (engine_t *) arg;
+    self->more_id = -1;
+    if (!self->stopping)
+        s_drain (self);
     return 0;
 }
 
@@ -630,7 +667,10 @@ s_on_stop_check (zloop_t *loop, int timer_id, void *arg)
     if (!self->stopping) {
         self->stopping = 1;
         relax_stop (self->relax);
-        zloop_reader_end (loop, self->pull);
+        zloop_poller_end (loop, &self->pull_fd);
+        if (self->more_id != -1)
+            zloop_timer_end (loop, self->more_id);
+        self->more_id = -1;
         self->stop_deadline = clock_mono_ms () + STOP_WAIT_MS;
         log_info ("stopping: waiting for %zu redis replies",
                   store_pending (self->store));
@@ -719,6 +759,16 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         return NULL;
     self->config = config;
     self->stop = stop;
+    self->more_id = -1;
+    snprintf (self->session_ttl, sizeof self->session_ttl, "%d",
+              config->session_ttl);
+    snprintf (self->match_ttl, sizeof self->match_ttl, "%d", config->match_ttl);
+    snprintf (self->wait, sizeof self->wait, "%d", config->interest_wait_ms);
+    snprintf (self->block, sizeof self->block, "%d", config->rematch_block_ms);
+    snprintf (self->window, sizeof self->window, "%d", config->report_window_s);
+    snprintf (self->threshold, sizeof self->threshold, "%d",
+              config->report_threshold);
+    snprintf (self->ban, sizeof self->ban, "%d", config->ban_s);
     self->loop = zloop_new ();
     self->pull = zsock_new (ZMQ_PULL);
     self->gateways = gateways_new ();
@@ -760,7 +810,9 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
         }
         publisher_set_tap (self->pub, self->tap);
     }
-    if (zloop_reader (self->loop, self->pull, s_on_pull, self) != 0
+    self->pull_fd.fd = zsock_fd (self->pull);
+    self->pull_fd.events = ZMQ_POLLIN;
+    if (zloop_poller (self->loop, &self->pull_fd, s_on_pull, self) != 0
         || zloop_timer (self->loop, (size_t) config->heartbeat_ms, 0,
                         s_on_heartbeat, self)
                == -1

@@ -53,6 +53,11 @@ struct _publisher_t {
     uint64_t out[PUBLISHER_KINDS]; //  frames published, by kind
     uint64_t matches;              //  MATCHED frames to initiators
     ratelog_t limit;               //  their warnings
+    uint8_t *buf;                  //  encoding buffer, reused (no malloc)
+    size_t buf_cap;                //  its size
+    //  pub's ZMQ_FD, polled as a plain descriptor; polled: it is in the loop
+    zmq_pollitem_t pub_fd;
+    int polled;
 };
 
 //  What each error code tells the client (payload of ERROR frames).
@@ -138,6 +143,8 @@ s_send (publisher_t *self, const char *gw, const uint8_t *data, size_t size)
         tap_frame (self->tap, TAP_OUT, data, size);
 }
 
+static void s_read_subscriptions (publisher_t *self);
+
 //  Hold a frame for gw until it subscribes (or the hold time passes).
 static void
 s_hold (publisher_t *self, const char *gw, const uint8_t *data, size_t size)
@@ -166,34 +173,52 @@ s_hold (publisher_t *self, const char *gw, const uint8_t *data, size_t size)
 static void
 s_publish (publisher_t *self, const frame_t *frame)
 {
-    uint8_t *data = NULL;
     size_t size = 0;
-    if (frame_encode (frame, &data, &size) != 0) {
+    size_t need = frame_encode_bound (frame);
+    if (need > self->buf_cap) {
+        size_t cap = self->buf_cap ? self->buf_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *buf = (uint8_t *) realloc (self->buf, cap);
+        if (!buf) {
+            log_error ("out of memory encoding a %s frame",
+                       frame_kind_name (frame->kind));
+            return;
+        }
+        self->buf = buf;
+        self->buf_cap = cap;
+    }
+    if (frame_encode_to (frame, self->buf, self->buf_cap, &size) != 0) {
         log_error ("cannot encode a %s frame", frame_kind_name (frame->kind));
         return;
     }
+    const uint8_t *data = self->buf;
     s_log_frame ("out", frame);
     self->out[frame->kind < PUBLISHER_KINDS ? frame->kind : 0]++;
     if (frame->kind == FRAME_MATCHED && (frame->flags & FRAME_F_INITIATOR))
         self->matches++; //  one per match: its initiator's side
+    int all = frame->gateway[0] == '*' && frame->gateway[1] == 0;
     route_t *route = (route_t *) zhashx_lookup (self->routes, frame->gateway);
-    if (!strcmp (frame->gateway, "*") || (route && route->subscribers > 0))
+    if (!all && !(route && route->subscribers > 0)) {
+        //  A send may have taken the socket's wake-up for a subscription
+        //  (s_on_subscription): read what is there before holding.
+        s_read_subscriptions (self);
+        route = (route_t *) zhashx_lookup (self->routes, frame->gateway);
+    }
+    if (all || (route && route->subscribers > 0))
         s_send (self, frame->gateway, data, size);
     else
         s_hold (self, frame->gateway, data, size);
-    free (data);
 }
 
-//  A subscription message arrived on the XPUB: 0x01 (subscribe) or 0x00
-//  (unsubscribe), then the topic. Gateway topics are "<gw>\0"; anything
-//  else (a tap's empty subscription, "*\0") routes nothing.
-static int
-s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
+//  Read every subscription message waiting on the XPUB: 0x01 (subscribe)
+//  or 0x00 (unsubscribe), then the topic. Gateway topics are "<gw>\0";
+//  anything else (a tap's empty subscription, "*\0") routes nothing.
+static void
+s_read_subscriptions (publisher_t *self)
 {
-    (void) loop;
-    publisher_t *self = (publisher_t *) arg;
-    void *socket = zsock_resolve (reader);
-    while (zsock_events (reader) & ZMQ_POLLIN) {
+    void *socket = zsock_resolve (self->pub);
+    while (1) {
         uint8_t buf[FRAME_ID_MAX + 3];
         int n = zmq_recv (socket, buf, sizeof buf, ZMQ_DONTWAIT);
         if (n < 0)
@@ -221,6 +246,21 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
             zlistx_purge (route->held);
         }
     }
+}
+
+//  The loop polls the XPUB's ZMQ_FD as a plain descriptor, not the socket
+//  (zmq_poll would ask ZMQ_EVENTS, two system calls, before and after
+//  every wait). It fires when the socket has commands to process; reading
+//  until EAGAIN processes them. A send can process them too (ZeroMQ does
+//  every ~1 ms while sending) and so take a wake-up that announced a
+//  subscription: s_publish reads subscriptions before holding a frame, and
+//  publisher_expire reads them on every heartbeat.
+static int
+s_on_subscription (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    s_read_subscriptions ((publisher_t *) arg);
     return 0;
 }
 
@@ -228,6 +268,7 @@ void
 publisher_expire (publisher_t *self)
 {
     assert (self);
+    s_read_subscriptions (self);
     uint64_t now = clock_mono_ms ();
     zlistx_t *idle = zlistx_new ();
     for (route_t *route = (route_t *) zhashx_first (self->routes); route;
@@ -268,6 +309,19 @@ publisher_emit (publisher_t *self, int kind, const char *gw,
                        payload, payload_len, 0);
 }
 
+//  Copy the C string src into a frame's field of dst_size bytes; -1 if it
+//  does not fit. (frame_set_str also looks for a NUL inside: none can be
+//  in a C string's strlen.)
+static int
+s_field_set (char *dst, size_t dst_size, const char *src)
+{
+    size_t len = strlen (src);
+    if (len >= dst_size)
+        return -1;
+    memcpy (dst, src, len + 1);
+    return 0;
+}
+
 //  Build and publish one outbound frame.
 void
 publisher_emit_at (publisher_t *self, int kind, const char *gw,
@@ -280,27 +334,26 @@ publisher_emit_at (publisher_t *self, int kind, const char *gw,
                    frame_kind_name (kind), gw);
         return;
     }
-    frame_t *frame = frame_new ((frame_kind_t) kind);
-    if (!frame) {
-        log_error ("out of memory building a %s frame", frame_kind_name (kind));
-        return;
-    }
-    frame->flags = flags;
-    if (time_ms)
-        frame->time_ms = time_ms;
-    if (frame_set_str (frame->gateway, sizeof frame->gateway, gw, strlen (gw))
-        || frame_set_str (frame->session, sizeof frame->session, session,
-                          strlen (session))
-        || frame_set_str (frame->peer, sizeof frame->peer, peer, strlen (peer))
-        || frame_set_str (frame->match, sizeof frame->match, match,
-                          strlen (match))
-        || frame_set_str (frame->type, sizeof frame->type, type, strlen (type))
-        || (payload_len && frame_set_payload (frame, payload, payload_len)))
+    //  On the stack, the payload borrowed: encoding copies it, so building
+    //  a frame allocates nothing (never frame_destroy this one).
+    frame_t frame;
+    memset (&frame, 0, sizeof frame);
+    frame.version = FRAME_VERSION;
+    frame.kind = (uint8_t) kind;
+    frame.flags = flags;
+    frame.time_ms = time_ms ? time_ms : clock_wall_ms ();
+    frame.payload = (uint8_t *) payload;
+    frame.payload_len = payload_len;
+    if (s_field_set (frame.gateway, sizeof frame.gateway, gw)
+        || s_field_set (frame.session, sizeof frame.session, session)
+        || s_field_set (frame.peer, sizeof frame.peer, peer)
+        || s_field_set (frame.match, sizeof frame.match, match)
+        || s_field_set (frame.type, sizeof frame.type, type)
+        || payload_len > FRAME_PAYLOAD_MAX || (payload_len && !payload))
         log_error ("cannot build a %s frame for %s: field too long",
                    frame_kind_name (kind), gw);
     else
-        s_publish (self, frame);
-    frame_destroy (&frame);
+        s_publish (self, &frame);
 }
 
 void
@@ -344,11 +397,14 @@ publisher_new (const char *endpoint, int hwm, int hold_ms, zloop_t *loop,
         publisher_destroy (&self);
         return NULL;
     }
-    if (zloop_reader (loop, self->pub, s_on_subscription, self) != 0) {
+    self->pub_fd.fd = zsock_fd (self->pub);
+    self->pub_fd.events = ZMQ_POLLIN;
+    if (zloop_poller (loop, &self->pub_fd, s_on_subscription, self) != 0) {
         log_error ("cannot watch bus_out subscriptions");
         publisher_destroy (&self);
         return NULL;
     }
+    self->polled = 1;
     return self;
 }
 
@@ -359,10 +415,11 @@ publisher_destroy (publisher_t **self_p)
     publisher_t *self = *self_p;
     if (!self)
         return;
-    if (self->pub && self->loop)
-        zloop_reader_end (self->loop, self->pub);
+    if (self->polled)
+        zloop_poller_end (self->loop, &self->pub_fd);
     zsock_destroy (&self->pub);
     zhashx_destroy (&self->routes);
+    free (self->buf);
     free (self);
     *self_p = NULL;
 }

@@ -85,15 +85,24 @@ struct _store_t {
     char sha[SCRIPT_COUNT][SHA_LEN + 1]; //  "" until SCRIPT LOAD answered
 };
 
-//  One call. Its arguments are kept for re-sending (NOSCRIPT, redirects).
+//  Room before a call's arguments for the command's head: "*<count>",
+//  then for a script EVALSHA, its SHA, the key count and the key, all in
+//  the Redis protocol (RESP). EVAL's head (the script's source) never fits
+//  and is assembled in a buffer of its own (s_send_on).
+#define HEAD_ROOM 128
+
+//  One call. Its arguments are kept for re-sending (NOSCRIPT, redirects),
+//  already in RESP: hiredis's own formatting (redisAsyncCommandArgv, a
+//  printf-like sds append per argument) cost more than the rest of a
+//  batch's sending.
 struct _s_call_t {
     store_t *store;
     s_call_t *prev, *next; //  in store->head..tail
     call_where_t where;
     int script;      //  script_id_t, or -1 for a plain command
     int argc;        //  ARGV (script) or whole command (plain)
-    char **argv;     //  copies
-    size_t *argvlen; //  their lengths
+    char *resp;      //  HEAD_ROOM bytes, then the arguments as RESP bulks
+    size_t resp_len; //  bytes of arguments after HEAD_ROOM
     int retried;     //  the NOSCRIPT retry was done
     int redirects;   //  MOVED/ASK followed
     int retries;     //  TRYAGAIN/CLUSTERDOWN/LOADING waited out
@@ -110,12 +119,57 @@ s_call_destroy (s_call_t **call_p)
     s_call_t *call = *call_p;
     if (!call)
         return;
-    for (int i = 0; i < call->argc; i++)
-        free (call->argv[i]);
-    free (call->argv);
-    free (call->argvlen);
+    free (call->resp);
     free (call);
     *call_p = NULL;
+}
+
+//  Bytes of n in decimal.
+static size_t
+s_digits (size_t n)
+{
+    size_t d = 1;
+    while (n >= 10) {
+        n /= 10;
+        d++;
+    }
+    return d;
+}
+
+//  Write c (one of '*', '$'), n in decimal and CRLF at p; returns the end.
+static char *
+s_put_count (char *p, char c, size_t n)
+{
+    size_t d = s_digits (n);
+    *p++ = c;
+    for (size_t i = d; i > 0; i--) {
+        p[i - 1] = (char) ('0' + n % 10);
+        n /= 10;
+    }
+    p += d;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+//  Bytes of a RESP bulk string of len bytes: "$<len>\r\n<bytes>\r\n".
+static size_t
+s_bulk_size (size_t len)
+{
+    return 1 + s_digits (len) + 2 + len + 2;
+}
+
+//  Write a RESP bulk string at p; returns the end.
+static char *
+s_put_bulk (char *p, const char *data, size_t len)
+{
+    p = s_put_count (p, '$', len);
+    if (len)
+        memcpy (p, data, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
 }
 
 static s_call_t *
@@ -129,23 +183,19 @@ s_call_new (store_t *self, int script, int argc, const char **argv,
     call->script = script;
     call->fn = fn;
     call->arg = arg;
-    call->argv = (char **) calloc ((size_t) argc + 1, sizeof (char *));
-    call->argvlen = (size_t *) calloc ((size_t) argc + 1, sizeof (size_t));
-    if (!call->argv || !call->argvlen) {
+    call->argc = argc;
+    size_t len = 0;
+    for (int i = 0; i < argc; i++)
+        len += s_bulk_size (argvlen[i]);
+    call->resp = (char *) malloc (HEAD_ROOM + len);
+    if (!call->resp) {
         s_call_destroy (&call);
         return NULL;
     }
-    for (int i = 0; i < argc; i++) {
-        call->argv[i] = (char *) malloc (argvlen[i] + 1);
-        if (!call->argv[i]) {
-            s_call_destroy (&call);
-            return NULL;
-        }
-        memcpy (call->argv[i], argv[i], argvlen[i]);
-        call->argv[i][argvlen[i]] = 0;
-        call->argvlen[i] = argvlen[i];
-        call->argc = i + 1;
-    }
+    char *p = call->resp + HEAD_ROOM;
+    for (int i = 0; i < argc; i++)
+        p = s_put_bulk (p, argv[i], argvlen[i]);
+    call->resp_len = len;
     return call;
 }
 
@@ -186,39 +236,43 @@ static void s_on_reply (redisAsyncContext *ac, void *r, void *privdata);
 static int
 s_send_on (store_t *self, redisAsyncContext *ac, s_call_t *call, int eval)
 {
-    if (call->script < 0)
-        return redisAsyncCommandArgv (ac, s_on_reply, call, call->argc,
-                                      (const char **) call->argv, call->argvlen)
-                       == REDIS_OK
-                   ? 0
-                   : -1;
-    int argc = 3 + SCRIPT_NKEYS + call->argc;
-    const char **argv = (const char **) calloc ((size_t) argc, sizeof *argv);
-    size_t *lens = (size_t *) calloc ((size_t) argc, sizeof *lens);
-    int rc = -1;
-    if (argv && lens) {
-        const char *sha = self->sha[call->script];
-        if (!eval && sha[0]) {
-            argv[0] = "EVALSHA";
-            argv[1] = sha;
-        } else {
-            argv[0] = "EVAL";
-            argv[1] = script_source (call->script);
+    //  The head: the element count, then for a script its command, its
+    //  SHA or source, the key count and the key.
+    const char *head[3 + SCRIPT_NKEYS] = {
+        "EVALSHA", self->sha[call->script < 0 ? 0 : call->script],
+        SCRIPT_NKEYS_STR, SCRIPT_KEY_GATEWAYS};
+    int nhead = 0;
+    if (call->script >= 0) {
+        nhead = 3 + SCRIPT_NKEYS;
+        if (eval || !head[1][0]) {
+            head[0] = "EVAL";
+            head[1] = script_source (call->script);
         }
-        argv[2] = SCRIPT_NKEYS_STR;
-        argv[3] = SCRIPT_KEY_GATEWAYS;
-        for (int i = 0; i < 3 + SCRIPT_NKEYS; i++)
-            lens[i] = strlen (argv[i]);
-        for (int i = 0; i < call->argc; i++) {
-            argv[3 + SCRIPT_NKEYS + i] = call->argv[i];
-            lens[3 + SCRIPT_NKEYS + i] = call->argvlen[i];
-        }
-        if (redisAsyncCommandArgv (ac, s_on_reply, call, argc, argv, lens)
-            == REDIS_OK)
-            rc = 0;
     }
-    free (argv);
-    free (lens);
+    size_t count = (size_t) nhead + (size_t) call->argc;
+    size_t head_len = 1 + s_digits (count) + 2;
+    for (int i = 0; i < nhead; i++)
+        head_len += s_bulk_size (strlen (head[i]));
+    char *buf, *own = NULL;
+    if (head_len <= HEAD_ROOM)
+        buf = call->resp + HEAD_ROOM - head_len;
+    else {
+        own = (char *) malloc (head_len + call->resp_len);
+        if (!own)
+            return -1;
+        buf = own;
+        memcpy (own + head_len, call->resp + HEAD_ROOM, call->resp_len);
+    }
+    char *p = s_put_count (buf, '*', count);
+    for (int i = 0; i < nhead; i++)
+        p = s_put_bulk (p, head[i], strlen (head[i]));
+    assert (p == buf + head_len);
+    int rc = redisAsyncFormattedCommand (ac, s_on_reply, call, buf,
+                                         head_len + call->resp_len)
+                     == REDIS_OK
+                 ? 0
+                 : -1;
+    free (own);
     return rc;
 }
 
@@ -747,6 +801,19 @@ store_ready (store_t *self)
 {
     assert (self);
     return (self->state == STORE_UP || self->moving) && !self->stopping;
+}
+
+void
+store_flush (store_t *self)
+{
+    assert (self);
+    //  hiredis writes once; what is left waits for POLLOUT as usual. A
+    //  failed write frees the context (s_on_disconnect), as from the loop:
+    //  never inside a hiredis callback, whose caller still uses it.
+    if (self->state == STORE_UP && self->ac && !self->stopping
+        && !self->dropping
+        && !(self->ac->c.flags & (REDIS_IN_CALLBACK | REDIS_DISCONNECTING)))
+        redisAsyncHandleWrite (self->ac);
 }
 
 int

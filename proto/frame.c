@@ -168,10 +168,41 @@ s_pack_str (msgpack_packer *pk, const char *field, size_t field_size)
     return len ? msgpack_pack_str_body (pk, field, len) : 0;
 }
 
-int
-frame_encode (const frame_t *self, uint8_t **data_p, size_t *size_p)
+//  The most bytes a frame's fields take besides its payload: array header,
+//  version and kind (uint8), four strings and the type (str8 headers),
+//  flags (uint32), the payload's bin32 header, time (uint64).
+#define S_HEAD_MAX                                                             \
+    (1 + 2 + 2 + 4 * (2 + FRAME_ID_MAX) + 5 + (2 + FRAME_TYPE_MAX) + 5 + 9)
+
+//  msgpack write callback into a fixed buffer: it never grows, so encoding
+//  makes no allocation (msgpack_sbuffer starts at 8 KiB per frame).
+typedef struct {
+    uint8_t *buf;
+    size_t cap;
+    size_t size;
+} s_fixed_t;
+
+static int
+s_fixed_write (void *data, const char *bytes, size_t len)
 {
-    if (!self || !data_p || !size_p)
+    s_fixed_t *out = (s_fixed_t *) data;
+    if (len > out->cap - out->size)
+        return -1;
+    memcpy (out->buf + out->size, bytes, len);
+    out->size += len;
+    return 0;
+}
+
+size_t
+frame_encode_bound (const frame_t *self)
+{
+    return self ? S_HEAD_MAX + self->payload_len : 0;
+}
+
+int
+frame_encode_to (const frame_t *self, uint8_t *buf, size_t cap, size_t *size_p)
+{
+    if (!self || !buf || !size_p)
         return -1;
     //  Encode only what the decoder accepts, so that every encoded frame
     //  round-trips.
@@ -181,10 +212,9 @@ frame_encode (const frame_t *self, uint8_t **data_p, size_t *size_p)
         || (self->payload_len && !self->payload))
         return -1;
 
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
+    s_fixed_t out = {buf, cap, 0};
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &out, s_fixed_write);
 
     int rc = 0;
     rc |= msgpack_pack_array (&pk, FRAME_FIELDS);
@@ -200,15 +230,27 @@ frame_encode (const frame_t *self, uint8_t **data_p, size_t *size_p)
     if (self->payload_len)
         rc |= msgpack_pack_bin_body (&pk, self->payload, self->payload_len);
     rc |= msgpack_pack_uint64 (&pk, self->time_ms);
-    if (rc || sbuf.size == 0) {
-        msgpack_sbuffer_destroy (&sbuf);
+    if (rc || out.size == 0)
+        return -1;
+    *size_p = out.size;
+    return 0;
+}
+
+int
+frame_encode (const frame_t *self, uint8_t **data_p, size_t *size_p)
+{
+    if (!self || !data_p || !size_p || self->payload_len > FRAME_PAYLOAD_MAX)
+        return -1;
+    //  One allocation of at most S_HEAD_MAX bytes more than the payload.
+    size_t cap = frame_encode_bound (self);
+    uint8_t *buf = (uint8_t *) malloc (cap);
+    if (!buf)
+        return -1;
+    if (frame_encode_to (self, buf, cap, size_p)) {
+        free (buf);
         return -1;
     }
-    //  msgpack_sbuffer_release() zeroes size: read it first.
-    size_t size = sbuf.size;
-    *data_p = (uint8_t *) msgpack_sbuffer_release (&sbuf);
-    *size_p = size;
-    msgpack_sbuffer_destroy (&sbuf);
+    *data_p = buf;
     return 0;
 }
 

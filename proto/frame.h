@@ -108,6 +108,16 @@ int frame_set_payload (frame_t *self, const void *data, size_t len);
 //  (caller owns it, free() it) and *size_p. Returns -1 on failure.
 int frame_encode (const frame_t *self, uint8_t **data_p, size_t *size_p);
 
+//  The most bytes frame_encode_to can write for this frame (its payload
+//  plus a fixed maximum for the other fields); 0 if self is NULL.
+size_t frame_encode_bound (const frame_t *self);
+
+//  Encode the frame into buf (cap bytes, caller-owned): no allocation.
+//  Returns 0 and sets *size_p, or -1 if the frame is invalid or does not
+//  fit (a cap of frame_encode_bound always fits).
+int frame_encode_to (const frame_t *self, uint8_t *buf, size_t cap,
+                     size_t *size_p);
+
 //  Decode untrusted bytes. Returns a new frame (caller owns it) or NULL if
 //  the bytes are not a valid frame of a known version and kind. If err is
 //  not NULL, a short reason is written there on failure. Never reads past
