@@ -12,9 +12,12 @@
 //     as 01 or 1. (json_text.c). What it accepts, cJSON accepts too, and
 //     the reverse (the fuzz target checks both ways), so the envelope
 //     answers as the earlier cJSON-based parser did.
-//  2. json_text_find_member, a scanner over that text, locates the exact
+//  2. The same pass records where the members of the root object and of
+//     data are (json_text_validate_index), so the envelope finds the exact
 //     bytes of the members megle reads (the first of duplicate keys, as
-//     cJSON does): data and data.payload are relayed byte-for-byte, and
+//     cJSON does) without reading the text again; json_text_find_member
+//     scans for them when there are more members than the index holds.
+//     data and data.payload are relayed byte-for-byte, and
 //     the few strings megle needs are decoded as C strings by
 //     json_text_cstring (cut at a \u0000 escape as cJSON's valuestring
 //     is; the fields where a \u0000 must be refused check the raw bytes).
@@ -68,12 +71,30 @@ s_is_space (char c)
            || c == '\v';
 }
 
+//  The message being parsed: its text and where the validator found the
+//  members of its root object and of data (json_text_index_t).
+typedef struct {
+    const char *text;
+    json_text_index_t index;
+    int data; //  the index entry of the root's data member, -1 = none
+} s_doc_t;
+
 //  The exact bytes of the first member named key of the object at obj
-//  (obj_len bytes) in *v_p, *n_p; false if there is none.
+//  (obj_len bytes: the root object, parent -1, or data, parent doc->data)
+//  in *v_p, *n_p; false if there is none. From the validator's index when
+//  it holds every member, else by scanning the object.
 static bool
-s_member (const char *obj, size_t obj_len, const char *key, const char **v_p,
-          size_t *n_p)
+s_member (const s_doc_t *doc, int parent, const char *obj, size_t obj_len,
+          const char *key, const char **v_p, size_t *n_p)
 {
+    if (doc->index.complete) {
+        int e = json_text_index_find (&doc->index, doc->text, parent, key);
+        if (e < 0)
+            return false;
+        *v_p = doc->text + doc->index.members[e].value;
+        *n_p = doc->index.members[e].value_len;
+        return true;
+    }
     return json_text_find_member (obj, obj + obj_len, key, v_p, n_p) == 0;
 }
 
@@ -165,11 +186,11 @@ s_add_interest_json (envelope_t *out, const char *v, size_t n)
 
 //  find_match's optional mode, interests and Go-megle's tag.
 static const char *
-s_parse_find (envelope_t *out)
+s_parse_find (const s_doc_t *doc, envelope_t *out)
 {
     const char *v;
     size_t n;
-    if (s_member (out->data, out->data_len, "mode", &v, &n)
+    if (s_member (doc, doc->data, out->data, out->data_len, "mode", &v, &n)
         && !s_is_null (v, n)) {
         char mode[8];
         long m = s_is_string (v, n)
@@ -182,7 +203,7 @@ s_parse_find (envelope_t *out)
         else
             return "find_match: mode must be \"video\" or \"text\"";
     }
-    if (s_member (out->data, out->data_len, "interests", &v, &n)
+    if (s_member (doc, doc->data, out->data, out->data_len, "interests", &v, &n)
         && !s_is_null (v, n)) {
         if (v[0] != '[')
             return "find_match: interests must be an array of strings";
@@ -203,7 +224,7 @@ s_parse_find (envelope_t *out)
         if (more < 0)
             return "find_match: interests must be an array of strings";
     }
-    if (s_member (out->data, out->data_len, "tag", &v, &n)
+    if (s_member (doc, doc->data, out->data, out->data_len, "tag", &v, &n)
         && !s_is_null (v, n)) {
         if (!s_is_string (v, n))
             return "find_match: tag must be a string";
@@ -221,12 +242,13 @@ s_parse_find (envelope_t *out)
 
 //  chat's text: 1..chat_max bytes. Sets *code_p for a refusal.
 static const char *
-s_parse_chat (envelope_t *out, size_t chat_max, const char **code_p)
+s_parse_chat (const s_doc_t *doc, envelope_t *out, size_t chat_max,
+              const char **code_p)
 {
     const char *v;
     size_t n;
     long len = -1;
-    if (s_member (out->data, out->data_len, "text", &v, &n)
+    if (s_member (doc, doc->data, out->data, out->data_len, "text", &v, &n)
         && s_is_string (v, n))
         len = json_text_cstring (v, n, NULL, 0);
     if (len <= 0)
@@ -247,11 +269,11 @@ s_parse_chat (envelope_t *out, size_t chat_max, const char **code_p)
 
 //  report's optional reason: a string of at most ENVELOPE_REASON_MAX bytes.
 static const char *
-s_parse_report (envelope_t *out, const char **code_p)
+s_parse_report (const s_doc_t *doc, envelope_t *out, const char **code_p)
 {
     const char *v;
     size_t n;
-    if (!s_member (out->data, out->data_len, "reason", &v, &n)
+    if (!s_member (doc, doc->data, out->data, out->data_len, "reason", &v, &n)
         || s_is_null (v, n))
         return NULL;
     if (!s_is_string (v, n))
@@ -270,34 +292,36 @@ s_parse_report (envelope_t *out, const char **code_p)
 
 //  signal's target_id, type and payload.
 static const char *
-s_parse_signal (envelope_t *out)
+s_parse_signal (const s_doc_t *doc, envelope_t *out)
 {
     const char *v;
     size_t n;
-    if (!s_member (out->data, out->data_len, "target_id", &v, &n)
+    if (!s_member (doc, doc->data, out->data, out->data_len, "target_id", &v,
+                   &n)
         || !s_is_string (v, n)
         || json_text_cstring (v, n, out->target_id, sizeof out->target_id) <= 0)
         return "signal: target_id must be a string of 1 to 64 characters";
-    if (!s_member (out->data, out->data_len, "type", &v, &n)
+    if (!s_member (doc, doc->data, out->data, out->data_len, "type", &v, &n)
         || !s_is_string (v, n)
         || json_text_cstring (v, n, out->type, sizeof out->type) < 0
         || (strcmp (out->type, "offer") != 0
             && strcmp (out->type, "answer") != 0
             && strcmp (out->type, "candidate") != 0))
         return "signal: type must be \"offer\", \"answer\" or \"candidate\"";
-    if (!s_member (out->data, out->data_len, "payload", &out->payload,
-                   &out->payload_len))
+    if (!s_member (doc, doc->data, out->data, out->data_len, "payload",
+                   &out->payload, &out->payload_len))
         return "signal: payload is missing";
     return NULL;
 }
 
 //  leave's optional target_id: a string of at most 64 characters.
 static const char *
-s_parse_leave (envelope_t *out)
+s_parse_leave (const s_doc_t *doc, envelope_t *out)
 {
     const char *v;
     size_t n;
-    if (!s_member (out->data, out->data_len, "target_id", &v, &n)
+    if (!s_member (doc, doc->data, out->data, out->data_len, "target_id", &v,
+                   &n)
         || s_is_null (v, n))
         return NULL;
     if (!s_is_string (v, n)
@@ -317,7 +341,11 @@ envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
         return s_fail (code_p, msg, msg_size, s_bad_json, "empty message");
 
     const char *reason = NULL;
-    if (json_text_validate ((const uint8_t *) text, len, &reason))
+    s_doc_t doc;
+    doc.text = text;
+    doc.data = -1;
+    if (json_text_validate_index ((const uint8_t *) text, len, &doc.index,
+                                  &reason))
         return s_fail (code_p, msg, msg_size, s_bad_json, reason);
 
     //  The root value, past a byte order mark and whitespace.
@@ -334,12 +362,15 @@ envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
     size_t event_len = 0;
     if (root[0] != '{')
         why = "message must be a JSON object";
-    else if (!s_member (root, root_len, "event", &event, &event_len)
+    else if (!s_member (&doc, -1, root, root_len, "event", &event, &event_len)
              || !s_is_string (event, event_len))
         why = "event must be a string";
-    else if (!s_member (root, root_len, "data", &out->data, &out->data_len)
+    else if (!s_member (&doc, -1, root, root_len, "data", &out->data,
+                        &out->data_len)
              || out->data[0] != '{')
         why = "data must be an object";
+    else if (doc.index.complete)
+        doc.data = json_text_index_find (&doc.index, text, -1, "data");
     if (why)
         goto fail;
 
@@ -350,24 +381,25 @@ envelope_parse (const char *text, size_t len, size_t chat_max, envelope_t *out,
     code = s_bad_field;
     if (strcmp (name, "signal") == 0) {
         out->event = ENVELOPE_SIGNAL;
-        why = s_parse_signal (out);
+        why = s_parse_signal (&doc, out);
     } else if (strcmp (name, "find_match") == 0) {
         out->event = ENVELOPE_FIND_MATCH;
-        why = s_parse_find (out);
+        why = s_parse_find (&doc, out);
     } else if (strcmp (name, "leave") == 0) {
         out->event = ENVELOPE_LEAVE;
-        why = s_parse_leave (out);
+        why = s_parse_leave (&doc, out);
     } else if (strcmp (name, "chat") == 0) {
         out->event = ENVELOPE_CHAT;
-        why = s_parse_chat (out, chat_max, &code);
+        why = s_parse_chat (&doc, out, chat_max, &code);
     } else if (strcmp (name, "report") == 0) {
         out->event = ENVELOPE_REPORT;
-        why = s_parse_report (out, &code);
+        why = s_parse_report (&doc, out, &code);
     } else if (strcmp (name, "typing") == 0) {
         out->event = ENVELOPE_TYPING;
         const char *v;
         size_t n;
-        if (!s_member (out->data, out->data_len, "typing", &v, &n)
+        if (!s_member (&doc, doc.data, out->data, out->data_len, "typing", &v,
+                       &n)
             || !((n == 4 && memcmp (v, "true", 4) == 0)
                  || (n == 5 && memcmp (v, "false", 5) == 0)))
             why = "typing: typing must be true or false";

@@ -401,6 +401,13 @@ gateway_deliver (gateway_t *self, session_t *session, uint8_t **buf_p,
                    session_id (session), gateway_out_name (event));
         return -1;
     }
+    //  Straight to the socket when nothing waits before it (ws.h).
+    int sent = ws_send (self, session, buf_p, len);
+    if (sent != 0) {
+        if (sent > 0 && event < GATEWAY_OUT_COUNT)
+            self->stats.out[event]++;
+        return sent > 0 ? 0 : -1;
+    }
     bool was_overflowed = session_overflowed (session);
     if (session_push (session, buf_p, LWS_PRE, len)) {
         if (!was_overflowed) {

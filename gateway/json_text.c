@@ -24,6 +24,10 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 //  No key megle looks up is longer than this; longer keys never match.
 #define JSON_TEXT_KEY_MAX 64
 
@@ -144,11 +148,12 @@ s_escape_len (const uint8_t *s, size_t n)
     }
 }
 
-//  True if none of the 8 bytes in w is a quote, a backslash, a control
-//  character or non-ASCII: the string fast path of json_text_prescan skips
-//  them.
-static bool
-s_word_plain (uint64_t w)
+//  The high bit of each of the 8 bytes in w that may be a quote, a
+//  backslash, a control character or non-ASCII; 0 if none is. A borrow
+//  can flag a plain byte, but only above a special one: the lowest flag
+//  is always exact.
+static uint64_t
+s_word_special (uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ULL;
     const uint64_t highs = 0x8080808080808080ULL;
@@ -158,7 +163,65 @@ s_word_plain (uint64_t w)
     //  no high bit in w, w - 0x20.. has one iff some byte is < 0x20.
     uint64_t special = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash)
                        | (w - ones * 0x20) | w;
-    return (special & highs) == 0;
+    return special & highs;
+}
+
+//  True if none of the 8 bytes in w is a quote, a backslash, a control
+//  character or non-ASCII: the string fast paths skip them.
+static bool
+s_word_plain (uint64_t w)
+{
+    return s_word_special (w) == 0;
+}
+
+//  How many plain bytes the word at p (loaded as memcpy does, in memory
+//  order) starts with, given its non-zero s_word_special mask: 0 where the
+//  byte order is not known to be little-endian (the caller then steps one
+//  byte at a time).
+static size_t
+s_plain_prefix (uint64_t special)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__       \
+    && (defined(__GNUC__) || defined(__clang__))
+    return (size_t) __builtin_ctzll (special) / 8;
+#else
+    (void) special;
+    return 0;
+#endif
+}
+
+//  From i (<= n), the index of the first byte of s (n bytes) that a
+//  string scan must look at: a quote, a backslash, a control character,
+//  non-ASCII, or one of the last few bytes. 16 bytes per step with SSE2
+//  (every x86-64 has it), else 8 (s_word_special).
+static size_t
+s_plain_skip (const uint8_t *s, size_t i, size_t n)
+{
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+    const __m128i quote = _mm_set1_epi8 ('"');
+    const __m128i bslash = _mm_set1_epi8 ('\\');
+    //  A signed compare: non-ASCII bytes are negative, so below 0x20 too.
+    const __m128i space = _mm_set1_epi8 (0x20);
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128 ((const __m128i *) (const void *) (s + i));
+        __m128i hit = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (v, quote),
+                                                  _mm_cmpeq_epi8 (v, bslash)),
+                                    _mm_cmplt_epi8 (v, space));
+        unsigned mask = (unsigned) _mm_movemask_epi8 (hit);
+        if (mask)
+            return i + (size_t) __builtin_ctz (mask);
+        i += 16;
+    }
+#endif
+    while (n - i >= 8) {
+        uint64_t w;
+        memcpy (&w, s + i, 8);
+        uint64_t special = s_word_special (w);
+        if (special)
+            return i + s_plain_prefix (special);
+        i += 8;
+    }
+    return i;
 }
 
 int
@@ -461,6 +524,27 @@ json_text_find_member (const char *p, const char *end, const char *key,
     return -1;
 }
 
+int
+json_text_index_find (const json_text_index_t *index, const char *text,
+                      int parent, const char *key)
+{
+    size_t want = strlen (key);
+    for (int e = 0; e < index->count; e++) {
+        const json_text_member_t *m = &index->members[e];
+        if (m->parent != parent)
+            continue;
+        //  An escape makes a key's raw bytes longer than it decodes to:
+        //  raw bytes as long as key match only byte for byte, shorter
+        //  ones never.
+        const char *k = text + m->key + 1;
+        size_t raw = m->key_len - 2;
+        if (raw == want ? memcmp (k, key, want) == 0
+                        : raw > want && s_key_equals (k, k + raw, key))
+            return e;
+    }
+    return -1;
+}
+
 //  Escape s (n bytes) into out, or only measure it when out is NULL.
 //  Quotes, backslashes and control characters are escaped (\u00XX); valid
 //  UTF-8 passes through; every byte of invalid UTF-8 becomes U+FFFD.
@@ -537,13 +621,7 @@ s_string_len (const uint8_t *s, size_t n, const char **reason)
 {
     size_t i = 1;
     for (;;) {
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy (&w, s + i, 8);
-            if (!s_word_plain (w))
-                break;
-            i += 8;
-        }
+        i = s_plain_skip (s, i, n);
         if (i >= n) {
             *reason = "unterminated string";
             return 0;
@@ -591,14 +669,33 @@ s_string_len (const uint8_t *s, size_t n, const char **reason)
     }
 }
 
-int
-json_text_validate (const uint8_t *s, size_t len, const char **reason)
+//  Is an object at depth (1 = the root) one whose members the index
+//  records: the root object, and an object that is the value of one of
+//  the root object's members?
+static bool
+s_indexed (const uint8_t *stack, size_t depth)
+{
+    return depth == 1 ? stack[0] == '{'
+                      : depth == 2 && stack[0] == '{' && stack[1] == '{';
+}
+
+//  The validator; index (may be NULL) records members as it goes (see
+//  json_text_validate_index). cur[d] is the entry of the member of the
+//  object at depth d whose value is being read, -1 for none.
+static int
+s_validate (const uint8_t *s, size_t len, json_text_index_t *index,
+            const char **reason)
 {
     static const char *invalid = "invalid JSON";
     //  Open containers: '{' or '['; after_value: a value just ended.
     uint8_t stack[JSON_TEXT_DEPTH_MAX];
     size_t depth = 0;
     size_t i = 0;
+    int cur[3] = {-1, -1, -1};
+    if (index) {
+        index->count = 0;
+        index->complete = len <= UINT32_MAX;
+    }
     //  A byte order mark, which cJSON skips when more than 4 bytes follow
     //  from it (cJSON 1.7 checks that index 4 can be read).
     if (len > 4 && memcmp (s, "\xEF\xBB\xBF", 3) == 0)
@@ -653,6 +750,12 @@ json_text_validate (const uint8_t *s, size_t len, const char **reason)
             return -1;
         }
     after_value:
+        if (index && depth >= 1 && depth <= 2 && cur[depth] >= 0) {
+            //  The value of the member being recorded ends here.
+            json_text_member_t *m = &index->members[cur[depth]];
+            m->value_len = (uint32_t) (i - m->value);
+            cur[depth] = -1;
+        }
         while (i < len && s_is_ws (s[i]))
             i++;
         if (depth == 0) {
@@ -685,6 +788,7 @@ json_text_validate (const uint8_t *s, size_t len, const char **reason)
             *reason = invalid;
             return -1;
         }
+        size_t key_at = i;
         size_t n = s_string_len (s + i, len - i, reason);
         if (n == 0)
             return -1;
@@ -696,7 +800,38 @@ json_text_validate (const uint8_t *s, size_t len, const char **reason)
             return -1;
         }
         i++;
+        if (index && index->complete && s_indexed (stack, depth)) {
+            if (index->count == JSON_TEXT_INDEX_MAX
+                || (depth == 2 && cur[1] < 0)) {
+                //  Too many members to record, or an object whose own
+                //  member was not recorded: lookups fall back to a scan.
+                index->complete = false;
+            } else {
+                while (i < len && s_is_ws (s[i]))
+                    i++;
+                json_text_member_t *m = &index->members[index->count];
+                m->key = (uint32_t) key_at;
+                m->key_len = (uint32_t) n;
+                m->value = (uint32_t) i;
+                m->value_len = 0;
+                m->parent = depth == 1 ? -1 : cur[1];
+                cur[depth] = index->count++;
+            }
+        }
     }
+}
+
+int
+json_text_validate (const uint8_t *s, size_t len, const char **reason)
+{
+    return s_validate (s, len, NULL, reason);
+}
+
+int
+json_text_validate_index (const uint8_t *s, size_t len,
+                          json_text_index_t *index, const char **reason)
+{
+    return s_validate (s, len, index, reason);
 }
 
 //  Append code point cp as UTF-8 to out (when not NULL); returns its length.

@@ -30,6 +30,40 @@ int json_text_prescan (const uint8_t *s, size_t len, const char **reason);
 //  nothing. Returns 0, or -1 with *reason set to a static string.
 int json_text_validate (const uint8_t *s, size_t len, const char **reason);
 
+//  The members of the root object and of the objects that are the values
+//  of its members (the envelope's "data"), as json_text_validate_index
+//  found them: offsets into the text, in text order, so that the envelope
+//  reads its fields without scanning the text again.
+#define JSON_TEXT_INDEX_MAX 32
+typedef struct {
+    uint32_t key;       //  offset of the key's opening quote
+    uint32_t key_len;   //  the key's bytes with its quotes
+    uint32_t value;     //  offset of the value's first byte
+    uint32_t value_len; //  the value's exact bytes
+    int32_t parent;     //  -1: a member of the root object; else the entry
+                        //  of the root member whose value holds it
+} json_text_member_t;
+
+typedef struct {
+    json_text_member_t members[JSON_TEXT_INDEX_MAX];
+    int count;
+    //  false if some member was not recorded (more than
+    //  JSON_TEXT_INDEX_MAX): use json_text_find_member instead
+    bool complete;
+} json_text_index_t;
+
+//  json_text_validate, filling *index as it goes. The index is meaningful
+//  only when it returns 0.
+int json_text_validate_index (const uint8_t *s, size_t len,
+                              json_text_index_t *index, const char **reason);
+
+//  The entry of the first member named key (compared once decoded) of the
+//  root object (parent -1) or of the object that is the value of entry
+//  parent, in an index of text; -1 if there is none. Only a complete
+//  index can tell that a member is absent.
+int json_text_index_find (const json_text_index_t *index, const char *text,
+                          int parent, const char *key);
+
 //  p, len: a JSON string value with its quotes (from text that passed
 //  json_text_validate). Decodes it as a C string, stopping at a \u0000
 //  escape as cJSON's valuestring does, into out (NUL-terminated; size

@@ -6,8 +6,9 @@
 //  binds every WebSocket upgrade without a Sec-WebSocket-Protocol header to
 //  this protocol (the vhost's default), whatever the path; the filter below
 //  keeps WebSockets to /ws and applies the admission rules (Origin,
-//  connection caps: admission.h). Writes happen only here, in
-//  SERVER_WRITEABLE, one lws_write per callback.
+//  connection caps: admission.h). Writes happen only here: a message for
+//  an idle socket at once (ws_send), else from the queue in
+//  SERVER_WRITEABLE, as many as the socket takes (up to WS_FLUSH_MAX).
 //
 //  Abuse limits on this path: every accepted TCP connection has
 //  handshake_timeout_ms to complete its request; every whole client
@@ -36,6 +37,7 @@
 #define WS_QUIET_US   (100 * LWS_US_PER_MS) //  flood over: no input this long
 #define WS_LINGER_MS  1000                  //  close by then regardless
 #define WS_PING_DATA  "k" //  a pong with no payload never reaches us (lws)
+#define WS_FLUSH_MAX  16  //  queued messages written per SERVER_WRITEABLE
 
 //  One allocation per connection, made by lws: the ws_pss_t, then the
 //  session's memory, then the rate limits' (session_init, ratelimit_init:
@@ -52,6 +54,7 @@ typedef struct {
     unsigned pinged : 1;      //  a ping went out since the last input
     unsigned ping_due : 1;    //  ... is to go out at the next WRITEABLE
     unsigned idle_close : 1;  //  closing: silent for the idle timeout
+    unsigned open : 1;        //  ESTABLISHED is over: ws_send may write
 } ws_pss_t;
 _Static_assert(sizeof (ws_pss_t) <= 2 * sizeof (void *) + 8,
                "ws_pss_t grew: the per-connection chunk would grow");
@@ -194,6 +197,7 @@ s_established (gateway_t *gw, struct lws *wsi, ws_pss_t *pss)
     if (gateway_session_open (gw, wsi, &pss->session, ip_hash))
         return -1;
     pss->counted = admission_acquire (gateway_admission (gw), ip_hash) == 0;
+    pss->open = true;
     return 0;
 }
 
@@ -376,30 +380,72 @@ ws_sweep (gateway_t *gw, size_t *cursor, uint32_t tick_ms)
     roster_sweep (roster, cursor, count, s_keepalive, &sweep);
 }
 
+int
+ws_send (gateway_t *gw, session_t *session, uint8_t **buf_p, size_t len)
+{
+    (void) gw;
+    struct lws *wsi = session_conn (session);
+    ws_pss_t *pss = wsi ? lws_wsi_user (wsi) : NULL;
+    //  Only an open connection whose earlier output has all gone to the
+    //  kernel: nothing queued here, nothing left over in lws (a send the
+    //  socket took only in part), so the message keeps its place. lws
+    //  4.1 allows a write outside SERVER_WRITEABLE on a plain (h1)
+    //  connection; what the socket does not take now it buffers and sends
+    //  from its own POLLOUT, before our next SERVER_WRITEABLE.
+    if (!pss || pss->session != session || !pss->open || pss->flooding
+        || pss->idle_close || session_queued (session)
+        || lws_partial_buffered (wsi))
+        return 0;
+    //  *buf_p has LWS_PRE writable bytes in front of the text.
+    int n = lws_write (wsi, *buf_p + LWS_PRE, len, LWS_WRITE_TEXT);
+    free (*buf_p);
+    *buf_p = NULL;
+    if (n < (int) len) {
+        log_debug ("session %s: write failed", session_id (session));
+        lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return -1;
+    }
+    return 1;
+}
+
 static int
 s_flush (gateway_t *gw, session_t *session, struct lws *wsi)
 {
     if (session_overflowed (session))
         return -1;
-    size_t len = 0;
-    uint8_t *text = session_peek (session, &len);
-    if (!text) {
-        if (!gateway_session_closing (gw, session))
-            return 0;
-        static const char reason[] = "server going away";
-        lws_close_reason (wsi, LWS_CLOSE_STATUS_GOINGAWAY,
-                          (unsigned char *) reason, sizeof reason - 1);
-        return -1;
+    //  Every queued message that the socket takes whole, up to a bound so
+    //  that one busy connection cannot hold the loop: one wake-up (and one
+    //  pair of epoll_ctl calls to turn POLLOUT on and off) for the lot.
+    for (int i = 0; i < WS_FLUSH_MAX; i++) {
+        size_t len = 0;
+        uint8_t *text = session_peek (session, &len);
+        if (!text)
+            break;
+        //  text has LWS_PRE writable bytes in front of it (session_push).
+        if (lws_write (wsi, text, len, LWS_WRITE_TEXT) < (int) len) {
+            log_debug ("session %s: write failed", session_id (session));
+            return -1;
+        }
+        session_pop (session);
+        //  A part of it is still in lws: the rest waits for POLLOUT.
+        if (lws_partial_buffered (wsi))
+            break;
     }
-    //  text has LWS_PRE writable bytes in front of it (session_push).
-    if (lws_write (wsi, text, len, LWS_WRITE_TEXT) < (int) len) {
-        log_debug ("session %s: write failed", session_id (session));
-        return -1;
-    }
-    session_pop (session);
-    if (session_queued (session))
+    if (session_queued (session)) {
         lws_callback_on_writable (wsi);
-    return 0;
+        return 0;
+    }
+    if (!gateway_session_closing (gw, session))
+        return 0;
+    if (lws_partial_buffered (wsi)) {
+        //  The close frame goes after the rest of the last message.
+        lws_callback_on_writable (wsi);
+        return 0;
+    }
+    static const char reason[] = "server going away";
+    lws_close_reason (wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *) reason,
+                      sizeof reason - 1);
+    return -1;
 }
 
 int

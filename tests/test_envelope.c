@@ -5,6 +5,7 @@
 //  signal and building the relayed envelope (run by hand; not asserted).
 
 #include "envelope.h"
+#include "json_text.h"
 #include "check_main.h"
 
 #include <check.h>
@@ -607,6 +608,45 @@ START_TEST (test_escaped_keys)
 }
 END_TEST
 
+//  More members than the validator's index holds (JSON_TEXT_INDEX_MAX):
+//  the envelope falls back to scanning the text, with the same answers.
+//  Fillers come before and after the fields, in the root and in data,
+//  including a duplicate after the index is full.
+START_TEST (test_many_members)
+{
+    char text[8192];
+    size_t n = 0;
+    n += (size_t) snprintf (text + n, sizeof text - n, "{");
+    for (int i = 0; i < JSON_TEXT_INDEX_MAX + 8; i++)
+        n += (size_t) snprintf (text + n, sizeof text - n, "\"r%d\":%d,", i, i);
+    n += (size_t) snprintf (text + n, sizeof text - n,
+                            "\"event\":\"signal\",\"data\":{");
+    for (int i = 0; i < JSON_TEXT_INDEX_MAX + 8; i++)
+        n += (size_t) snprintf (text + n, sizeof text - n, "\"d%d\":[%d],", i,
+                                i);
+    n += (size_t) snprintf (text + n, sizeof text - n,
+                            "\"target_id\":\"a\",\"type\":\"answer\","
+                            "\"payload\":{\"sdp\":\"v=0\"},\"payload\":2},"
+                            "\"event\":\"leave\"}");
+    ck_assert_uint_lt (n, sizeof text);
+    parsed_t *p = s_ok (text, ENVELOPE_SIGNAL);
+    ck_assert_str_eq (p->env.target_id, "a");
+    ck_assert_str_eq (p->env.type, "answer");
+    s_span_eq (p->env.payload, p->env.payload_len, "{\"sdp\":\"v=0\"}");
+    s_parsed_destroy (&p);
+
+    //  a missing field is still missing past the index's end
+    n = 0;
+    n += (size_t) snprintf (text + n, sizeof text - n,
+                            "{\"event\":\"signal\",\"data\":{");
+    for (int i = 0; i < JSON_TEXT_INDEX_MAX + 8; i++)
+        n += (size_t) snprintf (text + n, sizeof text - n, "\"d%d\":%d,", i, i);
+    n += (size_t) snprintf (text + n, sizeof text - n,
+                            "\"target_id\":\"a\",\"payload\":1}}");
+    s_err (text, "bad_field");
+}
+END_TEST
+
 // --------------------------------------------------------------------------
 //  errors
 
@@ -1140,6 +1180,7 @@ s_suite (void)
     tcase_add_test (tc, test_builders);
     tcase_add_test (tc, test_builder_escaping);
     tcase_add_test (tc, test_relay_roundtrip);
+    tcase_add_test (tc, test_many_members);
     suite_add_tcase (suite, tc);
     return suite;
 }
