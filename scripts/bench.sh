@@ -8,6 +8,12 @@
 #  of --runs runs per figure and writes the document from the bench's
 #  --json output (tools/bench/report.py).
 #
+#  Next to each relay run it runs megle-floor (tools/bench/floor.c): the
+#  relay path's process topology (3 gateways, a matcher, TCP and ZeroMQ on
+#  loopback) with none of megle's logic, paced at 10 k/s and flat out with
+#  the relay runs' pairs, sizes and window: the floor megle is measured
+#  against.
+#
 #  It also writes docs/capacity.md next to it (tools/bench/capacity.py: the capacity
 #  model built from the same results, checked against a scaled-down run:
 #  50 k idle connections over three gateways plus a mixed load).
@@ -79,6 +85,7 @@ done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 BENCH=$BUILD/tools/bench/megle-bench
+FLOOR=$BUILD/tools/bench/megle-floor
 GATEWAY=${SERVERS:-$BUILD}/gateway/megle-gateway
 MATCHER=${SERVERS:-$BUILD}/matcher/megle-matcher
 if [ "${MEGLE_BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -86,13 +93,13 @@ if [ "${MEGLE_BENCH_NO_BUILD:-0}" != 1 ]; then
         cmake -S "$ROOT" -B "$BUILD" -G Ninja \
               -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     fi
-    ninja -C "$BUILD" megle-bench megle-gateway megle-matcher >/dev/null
+    ninja -C "$BUILD" megle-bench megle-floor megle-gateway megle-matcher >/dev/null
 fi
 #  The Lua the matcher runs: from the source tree its build came from.
 LUA_ROOT=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' \
            "${SERVERS:-$BUILD}/CMakeCache.txt" 2>/dev/null || true)
 [ -n "$LUA_ROOT" ] || LUA_ROOT=$ROOT
-for b in "$BENCH" "$GATEWAY" "$MATCHER"; do
+for b in "$BENCH" "$FLOOR" "$GATEWAY" "$MATCHER"; do
     [ -x "$b" ] || { echo "bench.sh: $b missing" >&2; exit 1; }
 done
 
@@ -210,11 +217,26 @@ run_bench() {
     done
 }
 
+#  run_floor LABEL ARGS...: megle-floor --runs times (it forks its own
+#  gateways and matcher); the JSON goes to $RESULTS/LABEL.R.json.
+run_floor() {
+    local label=$1 r rc
+    shift
+    for r in $(seq 1 "$RUNS"); do
+        rc=0
+        "$FLOOR" "$@" --json -q >"$RESULTS/$label.$r.json" || rc=$?
+        log "$label run $r: exit $rc: $(head -c 300 "$RESULTS/$label.$r.json")"
+        [ "$rc" = 0 ] || FAILED=1
+    done
+}
+
 if [ "$SMOKE" = 1 ]; then
     run_bench conns 1 conns 200 --hold 1 --ping 0.2
     run_bench match 1 match --clients 50 --duration 1
     run_bench relay 3 relay --pairs 20 --duration 1
     run_bench relay_rate 3 relay --pairs 20 --rate 1000 --duration 1
+    run_floor floor --gateways 3 --pairs 20 --flat --window 4 --duration 1
+    run_floor floor_rate --gateways 3 --pairs 20 --rate 1000 --duration 1
     run_bench mixed 3 mixed --rate 50 --duration 2 --talk 0.3
     run_bench conns_procs 3 conns 300 --procs 3 --hold 1 --ping 0.2
     python3 "$ROOT/tools/bench/report.py" --check "$RESULTS" || FAILED=1
@@ -289,6 +311,8 @@ HALF=$(python3 "$ROOT/tools/bench/report.py" --half-match "$RESULTS")
 run_bench match_half 1 match --clients 1000 --duration "$D" --rate "$HALF"
 run_bench relay 3 relay --pairs 500 --window 4 --duration "$D"
 run_bench relay_10k 3 relay --pairs 500 --rate 10000 --duration "$D"
+run_floor floor --gateways 3 --pairs 500 --flat --window 4 --duration "$D"
+run_floor floor_10k --gateways 3 --pairs 500 --rate 10000 --duration "$D"
 run_bench mixed 3 mixed --rate 200 --duration "$MIXD" --talk 5
 run_bench conns50k 3 conns "$SCALE_CONNS" --hold "$HOLD" --ping 5
 run_scale

@@ -74,7 +74,8 @@ def check(results):
                     r.get('still_open') != r.get('conns'):
                 problems.append('only %s of %s connections stayed open' %
                                 (r.get('still_open'), r.get('conns')))
-            if r.get('scenario') in ('relay', 'mixed') and not r.get('delivered'):
+            if r.get('scenario') in ('relay', 'mixed', 'floor') and \
+                    not r.get('delivered'):
                 problems.append('no signal delivered')
             if r.get('scenario') == 'match' and not r.get('pairs'):
                 problems.append('no pair matched')
@@ -152,6 +153,46 @@ def cpu_ceiling(run, nproc, rate_key='delivered_per_s'):
     return rate * 100.0 * int(nproc) / total if total > 0 else None
 
 
+def times(a, b):
+    """a as a multiple of b ("3.2×"), or n/a."""
+    if a is None or not b:
+        return 'n/a'
+    return '%.1f×' % (float(a) / b)
+
+
+def us_per_msg(runs, name):
+    """Median CPU µs per delivered message of process name in runs: the
+    floor reports it; for megle-bench runs it is cpu_pct over the rate."""
+    vals = []
+    for r in runs:
+        rate = r.get('delivered_per_s')
+        if name == 'client':
+            pct = r.get('client_cpu_pct', r.get('bench_cpu_pct'))
+        elif name == 'all':
+            pct = r.get('cpu_pct')
+            if pct is None and r.get('bench_cpu_pct') is not None:
+                pct = r['bench_cpu_pct'] + sum(
+                    p['cpu_pct'] for p in r.get('procs', [])
+                    if (p.get('cpu_pct') or 0) > 0)
+        else:
+            pct = None
+            for p in r.get('procs', []):
+                if p['name'] == name and p['cpu_pct'] >= 0:
+                    pct = p['cpu_pct']
+        if pct is not None and pct >= 0 and rate:
+            vals.append(pct * 1e4 / rate)
+    return statistics.median(vals) if vals else None
+
+
+def floor_cpu_line(runs):
+    if not runs:
+        return 'n/a'
+    parts = ['client %s %%' % fmt(med(runs, 'client_cpu_pct'))]
+    for p in runs[0].get('procs', []):
+        parts.append('%s %s %%' % (p['name'], fmt(proc_cpu(runs, p['name']))))
+    return ', '.join(parts)
+
+
 def write(out, results, nruns, cost_path):
     d = load(results)
     m = machine()
@@ -159,6 +200,11 @@ def write(out, results, nruns, cost_path):
     conns, match = d.get('conns', []), d.get('match', [])
     half, relay = d.get('match_half', []), d.get('relay', [])
     r10k, mixed = d.get('relay_10k', []), d.get('mixed', [])
+    #  megle-floor: the relay topology without megle (tools/bench/floor.c).
+    fl, fl10k = d.get('floor', []), d.get('floor_10k', [])
+    floor_sig = med(fl, 'delivered_per_s')
+    floor_p50_10k = med(fl10k, 'relay_latency.p50_us')
+    floor_p99_10k = med(fl10k, 'relay_latency.p99_us')
     cost = {}
     if cost_path and os.path.exists(cost_path):
         with open(cost_path) as f:
@@ -233,6 +279,18 @@ def write(out, results, nruns, cost_path):
     w('| p99 one-way signal latency at 10 k signals/s | ≤ 1 ms | %s | — | — '
       '| %s |' % (ms(lat99_10k),
                   verdict(None if lat99_10k is None else lat99_10k <= 1000)))
+    if fl:
+        w('| signals/s relayed flat out, against the floor: the same '
+          'topology without megle (megle-floor) | — | %s | floor, flat out, '
+          '%s gateways: %s messages/s | %s | — |'
+          % (fmt(sig), fmt(med(fl, 'gateways')), fmt(floor_sig),
+             ratio(sig, floor_sig)))
+    if fl10k:
+        w('| p99 one-way latency at 10 k/s, against the floor (same '
+          'topology without megle) | — | %s | floor at %s messages/s: p99 %s '
+          '(p50 %s) | megle %s the floor | — |'
+          % (ms(lat99_10k), fmt(med(fl10k, 'rate')), ms(floor_p99_10k),
+             ms(floor_p50_10k), times(lat99_10k, floor_p99_10k)))
     ok_int = all(v == 0 for v in integrity.values())
     w('| lost / duplicated / misdelivered signals (relay, relay at 10 k/s, '
       'mixed; all runs) | 0 / 0 / 0 | %d / %d / %d | — | — | %s |'
@@ -338,6 +396,61 @@ def write(out, results, nruns, cost_path):
             ms(med(runs, 'relay_latency.p99_us')),
             ms(med(runs, 'relay_latency.p999_us')), cpu_line(runs)))
     w('')
+    if fl or fl10k:
+        w('### floor: the relay topology without megle')
+        w('')
+        w('`megle-floor` (`tools/bench/floor.c`) forks the processes of the '
+          'relay path with none of megle\'s logic: a client (one epoll '
+          'loop, the same pairs, sizes, pacing and window as megle-bench '
+          'relay) → 3 gateway processes (read a length-prefixed message, '
+          'prefix the destination connection, ZeroMQ PUSH) → a matcher '
+          'process (PULL, PUB two parts to the destination gateway\'s topic) '
+          '→ the destination gateway\'s SUB → TCP → the client. No '
+          'WebSocket, JSON, msgpack, Redis or routing table: 3 processes '
+          'on loopback and 2 ZeroMQ hops, what megle cannot go below with '
+          'this process design.')
+        w('')
+        w('| run | delivered/s | lost | dup | misdelivered | latency p50 '
+          '| p99 | p999 | CPU |')
+        w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+        for name, runs in (('flat out, %s pairs, window %s' % (
+                fmt(med(fl, 'pairs')), fmt(med(fl, 'window'))), fl),
+                ('paced at %s messages/s' % fmt(med(fl10k, 'rate')), fl10k)):
+            if not runs:
+                continue
+            w('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+                name, fmt(med(runs, 'delivered_per_s')),
+                fmt(med(runs, 'lost')), fmt(med(runs, 'duplicated')),
+                fmt(med(runs, 'misdelivered')),
+                ms(med(runs, 'relay_latency.p50_us')),
+                ms(med(runs, 'relay_latency.p99_us')),
+                ms(med(runs, 'relay_latency.p999_us')),
+                floor_cpu_line(runs)))
+        w('')
+        w('CPU per delivered message (µs; each process\'s CPU over the '
+          'window divided by the messages delivered in it), the floor next '
+          'to megle\'s relay runs of the same report:')
+        w('')
+        w('| process | floor, flat out | megle, flat out | megle / floor '
+          '| floor, %s/s | megle, %s/s | megle / floor |'
+          % (fmt(med(fl10k, 'rate')), fmt(med(r10k, 'rate'))))
+        w('| --- | --- | --- | --- | --- | --- | --- |')
+        names = [p['name'] for p in (fl or fl10k or [{}])[0].get('procs', [])]
+        for name in ['client'] + names + ['all']:
+            a, b = us_per_msg(fl, name), us_per_msg(relay, name)
+            a10, b10 = us_per_msg(fl10k, name), us_per_msg(r10k, name)
+            label = {'client': 'client (megle-bench for megle)',
+                     'all': 'all processes'}.get(name, name)
+            w('| %s | %s | %s | %s | %s | %s | %s |'
+              % (label, fmt(a, '', 2), fmt(b, '', 2), times(b, a),
+                 fmt(a10, '', 2), fmt(b10, '', 2), times(b10, a10)))
+        w('')
+        w('Context switches per message in the floor (every thread of '
+          'every process, voluntary and involuntary): %s flat out, %s at '
+          '%s/s.' % (fmt(med(fl, 'switches_per_msg'), '', 2),
+                     fmt(med(fl10k, 'switches_per_msg'), '', 2),
+                     fmt(med(fl10k, 'rate'))))
+        w('')
     w('### mixed')
     w('')
     w('Poisson arrivals at %s/s over 3 gateways; each arrival connects, '
@@ -428,7 +541,18 @@ def write(out, results, nruns, cost_path):
                 'pairs_cpu': fmt(pairs_cpu),
                 'sig_cpu_ratio': ratio(sig, sig_cpu),
                 'pairs_ratio': ratio(pairs, ceil_pairs),
-                'sig_ratio': ratio(sig, ceil_route)}
+                'sig_ratio': ratio(sig, ceil_route),
+                'floor_sig': fmt(floor_sig),
+                'floor_ratio': ratio(sig, floor_sig),
+                'floor_p50': ms(floor_p50_10k),
+                'floor_p99': ms(floor_p99_10k),
+                'relay_p99': ms(lat99_10k),
+                'floor_cpu': fmt(us_per_msg(fl, 'all'), '', 1),
+                'relay_cpu': fmt(us_per_msg(relay, 'all'), '', 1),
+                'floor_cpu10k': fmt(us_per_msg(fl10k, 'all')),
+                'relay_cpu10k': fmt(us_per_msg(r10k, 'all')),
+                'floor_sw': fmt(med(fl, 'switches_per_msg'), '', 2),
+                'floor_sw10k': fmt(med(fl10k, 'switches_per_msg'), '', 1)}
         for k, v in vals.items():
             text = text.replace('{{%s}}' % k, v)
         L.append(text.rstrip())
