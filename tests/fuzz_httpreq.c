@@ -37,7 +37,7 @@ static int
 s_parse (const uint8_t *data, size_t size, size_t max, http_request_t *req)
 {
     //  an exactly-sized copy, so that reading past size is an ASan error
-    uint8_t *copy = malloc (size ? size : 1);
+    uint8_t *copy = calloc (size ? size : 1, 1);
     if (!copy)
         abort ();
     if (size)
