@@ -45,16 +45,17 @@
 //  which is all they need). 24 + 128 + 96 = 248 bytes on LP64: glibc
 //  makes that a 256-byte chunk.
 typedef struct {
-    session_t *session;       //  the embedded session once open, else NULL
-    uint64_t flood_deadline;  //  monotonic ms: close by then
-    uint32_t last_rx_ms;      //  monotonic ms (32 bits) of the last input
-    unsigned counted : 1;     //  counted in the per-address table
-    unsigned flooding : 1;    //  closing with 1008: ignore its input
-    unsigned flood_close : 1; //  ... now: send the close frame
-    unsigned pinged : 1;      //  a ping went out since the last input
-    unsigned ping_due : 1;    //  ... is to go out at the next WRITEABLE
-    unsigned idle_close : 1;  //  closing: silent for the idle timeout
-    unsigned open : 1;        //  ESTABLISHED is over: ws_send may write
+    session_t *session;        //  the embedded session once open, else NULL
+    uint64_t flood_deadline;   //  monotonic ms: close by then
+    uint32_t last_rx_ms;       //  monotonic ms (32 bits) of the last input
+    unsigned counted : 1;      //  counted in the per-address table
+    unsigned flooding : 1;     //  closing with 1008: ignore its input
+    unsigned flood_close : 1;  //  ... now: send the close frame
+    unsigned pinged : 1;       //  a ping went out since the last input
+    unsigned ping_due : 1;     //  ... is to go out at the next WRITEABLE
+    unsigned idle_close : 1;   //  closing: silent for the idle timeout
+    unsigned open : 1;         //  ESTABLISHED is over: ws_send may write
+    unsigned write_failed : 1; //  a ws_send failed: closing, send nothing
 } ws_pss_t;
 _Static_assert(sizeof (ws_pss_t) <= 2 * sizeof (void *) + 8,
                "ws_pss_t grew: the per-connection chunk would grow");
@@ -392,8 +393,14 @@ ws_send (gateway_t *gw, session_t *session, uint8_t **buf_p, size_t len)
     //  4.1 allows a write outside SERVER_WRITEABLE on a plain (h1)
     //  connection; what the socket does not take now it buffers and sends
     //  from its own POLLOUT, before our next SERVER_WRITEABLE.
-    if (!pss || pss->session != session || !pss->open || pss->flooding
-        || pss->idle_close || session_queued (session)
+    if (!pss || pss->session != session || !pss->open)
+        return 0;
+    if (pss->write_failed) {
+        free (*buf_p);
+        *buf_p = NULL;
+        return -1;
+    }
+    if (pss->flooding || pss->idle_close || session_queued (session)
         || lws_partial_buffered (wsi))
         return 0;
     //  *buf_p has LWS_PRE writable bytes in front of the text.
@@ -401,8 +408,15 @@ ws_send (gateway_t *gw, session_t *session, uint8_t **buf_p, size_t len)
     free (*buf_p);
     *buf_p = NULL;
     if (n < (int) len) {
+        //  The socket is broken (the peer is gone): close it from its next
+        //  WRITEABLE (or lws' own hang-up handling, whichever comes
+        //  first). Not with lws_set_timeout: lws 4.1 keeps timeouts in one
+        //  sorted list, and each new "now" goes behind every earlier one,
+        //  so when thousands of peers vanish at once (an online-count push
+        //  to all of them) that is O(n^2) and the gateway spins.
         log_debug ("session %s: write failed", session_id (session));
-        lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        pss->write_failed = true;
+        lws_callback_on_writable (wsi);
         return -1;
     }
     return 1;
@@ -487,7 +501,7 @@ ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                               (unsigned char *) text, sizeof text - 1);
             return -1;
         }
-        if (!pss || !pss->session)
+        if (!pss || !pss->session || pss->write_failed)
             return -1;
         if (pss->ping_due)
             return s_ping (gw, pss->session, wsi, pss);
