@@ -74,6 +74,7 @@ static const s_short_t s_shorts[] = {
 //  The ops of one batch call (being filled, or in flight): their
 //  callbacks, in order.
 typedef struct {
+    batch_t *batch;
     size_t count;
     s_op_t ops[];
 } s_sent_t;
@@ -93,6 +94,8 @@ struct _batch_t {
     size_t nargs, acap;        //  arguments added; capacity of offs/lens/argv
     uint64_t calls;            //  calls sent (batch.lua or, with max 1, single)
     uint64_t nops;             //  ops they carried
+    size_t inflight;           //  batch.lua calls awaiting their reply
+    size_t inflight_max;       //  batch_commit holds ops while this many
 };
 
 batch_t *
@@ -106,6 +109,7 @@ batch_new (store_t *store, int max)
         return NULL;
     self->store = store;
     self->max = (size_t) max;
+    self->inflight_max = BATCH_INFLIGHT_MAX;
     return self;
 }
 
@@ -257,6 +261,7 @@ batch_add (batch_t *self, int script, int argc, const char **argv,
                                           + self->max * sizeof (s_op_t));
         if (!self->next)
             return -1;
+        self->next->batch = self;
         self->next->count = 0;
     }
     size_t nargs = self->nargs, used = self->used;
@@ -274,10 +279,10 @@ batch_add (batch_t *self, int script, int argc, const char **argv,
     return 0;
 }
 
+//  Answer the ops of sent with reply (the batch's, or NULL).
 static void
-s_on_reply (redisReply *reply, void *arg)
+s_answer (s_sent_t *sent, redisReply *reply)
 {
-    s_sent_t *sent = (s_sent_t *) arg;
     if (!reply) {
         s_answer_all (sent, NULL);
         return;
@@ -306,6 +311,23 @@ s_on_reply (redisReply *reply, void *arg)
     s_answer_all (sent, &bad);
 }
 
+//  A batch's reply: answer its ops, then send what batch_commit held
+//  back meanwhile (and what the answers added). Inside a hiredis callback
+//  the call is only queued: hiredis writes it when the loop next sees the
+//  socket writable. If the connection is gone the store refuses the call
+//  and the held ops are answered with NULL at once.
+static void
+s_on_reply (redisReply *reply, void *arg)
+{
+    s_sent_t *sent = (s_sent_t *) arg;
+    batch_t *self = sent->batch;
+    assert (self->inflight > 0);
+    self->inflight--;
+    s_answer (sent, reply);
+    if (self->inflight < self->inflight_max)
+        batch_flush (self);
+}
+
 int
 batch_flush (batch_t *self)
 {
@@ -320,6 +342,7 @@ batch_flush (batch_t *self)
     }
     for (size_t i = H_COUNT; i < H_COUNT + self->nargs; i++)
         self->argv[i] = self->data + self->offs[i];
+    self->inflight++; //  before the call: its reply may come at any time
     int rc = store_eval (self->store, SCRIPT_BATCH, H_COUNT + (int) self->nargs,
                          self->argv, self->lens, s_on_reply, sent);
     //  Empty before any callback runs: a callback may add again.
@@ -332,8 +355,32 @@ batch_flush (batch_t *self)
         self->nops += count;
         return 0;
     }
+    self->inflight--;
     s_answer_all (sent, NULL);
     return -1;
+}
+
+int
+batch_commit (batch_t *self)
+{
+    assert (self);
+    if (self->inflight >= self->inflight_max)
+        return 0; //  s_on_reply sends them
+    return batch_flush (self);
+}
+
+void
+batch_set_inflight (batch_t *self, int inflight_max)
+{
+    assert (self);
+    self->inflight_max = inflight_max < 1 ? 1 : (size_t) inflight_max;
+}
+
+size_t
+batch_inflight (batch_t *self)
+{
+    assert (self);
+    return self->inflight;
 }
 
 size_t

@@ -12,6 +12,14 @@
 //  once. Batches are pipelined behind the store's other calls, so replies,
 //  and the callbacks run for them, stay in arrival order. With max 1 each
 //  op is sent as its own script, as before batching.
+//
+//  Group commit: the end of a drain calls batch_commit, which flushes
+//  only while fewer than BATCH_INFLIGHT_MAX batch calls await their
+//  reply. Under load the ops of the next drains pile up meanwhile and go
+//  as one bigger call when a reply comes in (after its ops are answered):
+//  Redis pays its per-call cost (EVALSHA, the chunk of lib.lua, the
+//  reply, its syscalls) once for all of them. When Redis keeps up nothing
+//  is in flight at the end of a drain, so nothing waits.
 
 #ifndef MEGLE_BATCH_H
 #define MEGLE_BATCH_H
@@ -23,9 +31,15 @@
 
 typedef struct _batch_t batch_t;
 
+//  Batch calls in flight above which batch_commit holds ops back.
+#ifndef BATCH_INFLIGHT_MAX
+#define BATCH_INFLIGHT_MAX 1
+#endif
+
 //  Create a batch of at most max ops (1 = no batching) over the store
 //  (borrowed; it must outlive the batch's calls: destroy the store first,
-//  it answers them). Returns NULL if out of memory or max < 1.
+//  it answers them, and the batch sends or answers what it held back).
+//  Returns NULL if out of memory or max < 1.
 batch_t *batch_new (store_t *store, int max);
 
 //  Destroy the batch. Ops added and not flushed are answered with a NULL
@@ -47,6 +61,19 @@ int batch_add (batch_t *self, int script, int argc, const char **argv,
 //  store refuses it, every op is answered now with a NULL reply and -1 is
 //  returned; else 0.
 int batch_flush (batch_t *self);
+
+//  The end of a burst of adds (a drain): batch_flush if fewer than the
+//  in-flight limit of batch calls await their reply, else keep the ops:
+//  they go when a reply comes in (or when the batch is full). Returns as
+//  batch_flush (0 if the ops are kept).
+int batch_commit (batch_t *self);
+
+//  Set the in-flight limit of batch_commit (default BATCH_INFLIGHT_MAX;
+//  values below 1 mean 1).
+void batch_set_inflight (batch_t *self, int inflight_max);
+
+//  Batch calls sent and not yet answered.
+size_t batch_inflight (batch_t *self);
 
 //  Ops added and not yet flushed.
 size_t batch_size (batch_t *self);

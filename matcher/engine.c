@@ -283,7 +283,7 @@ s_submit (engine_t *self, s_job_t *job)
     if (store_ready (self->store) && s_issue (self, job, 1) == 0) {
         //  Outside a drain (timers, Redis callbacks) nothing else follows.
         if (!self->draining)
-            batch_flush (self->batch);
+            batch_commit (self->batch);
         return;
     }
     s_unavailable (self, job);
@@ -595,9 +595,11 @@ s_drain (engine_t *self)
         s_dispatch (self, frame);
     }
     //  Everything read so far goes to Redis now, in one call (or a few,
-    //  batch_max ops each): a batch never waits to fill up.
+    //  batch_max ops each), unless a batch call is still awaiting its
+    //  reply: then it goes with that reply (group commit, batch.h). A
+    //  batch never waits for a timer.
     self->draining = 0;
-    batch_flush (self->batch);
+    batch_commit (self->batch);
     store_flush (self->store);
     if (more && self->more_id == -1 && !self->stopping)
         self->more_id = zloop_timer (self->loop, 0, 1, s_on_pull_more, self);
@@ -884,7 +886,9 @@ engine_destroy (engine_t **self_p)
                   ops, calls, (double) ops / (double) calls,
                   self->config->batch_max);
     }
-    batch_destroy (&self->batch); //  empty: every drain ends with a flush
+    //  Empty: the store answered the batch calls, each sent (or answered)
+    //  the ops held back behind it.
+    batch_destroy (&self->batch);
     if (self->backlog) {
         size_t lost = zlist_size (self->backlog);
         if (lost)

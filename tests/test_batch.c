@@ -4,7 +4,11 @@
 //  another find of the same call, the order of one session's ops (Next:
 //  leave then find), a malformed call, the short forms (f, l, c, o) that
 //  take the header's constants, and a batch of the size the matcher sends
-//  at most.
+//  at most. Then matcher/batch.c itself over a real store (zloop +
+//  hiredis async): group commit holds ops while a batch call awaits its
+//  reply and sends them with it, in order; every op is answered exactly
+//  once, with NULL when the connection is dropped or the store destroyed
+//  while ops are in flight or held; max 1 sends each op alone.
 //
 //  The suite starts its own redis-server (no TCP port: a unix socket in a
 //  temporary directory) and kills it at exit. The redis-server binary is
@@ -21,9 +25,13 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <czmq.h>
 #include <hiredis/hiredis.h>
 
+#include "batch.h"
+#include "common/config.h"
 #include "scripts.h"
+#include "store.h"
 #include "check_main.h"
 #include "redis_fixture.h"
 
@@ -429,6 +437,282 @@ START_TEST (test_full_batch)
 }
 END_TEST
 
+//  --------------------------------------------------------------------
+//  batch.c over a store on the fixture's redis-server.
+
+#define OPS_MAX 64
+
+typedef struct _s_run_t s_run_t;
+
+typedef struct {
+    s_run_t *run;
+    int id;
+} s_tag_t;
+
+struct _s_run_t {
+    zloop_t *loop;
+    store_t *store;
+    batch_t *batch;
+    config_t config;
+    s_tag_t tags[OPS_MAX];
+    int answers[OPS_MAX]; //  per op: times answered
+    int order[OPS_MAX];   //  ids in the order answered
+    int n;                //  answers so far
+    int nulls;            //  NULL replies
+    int bad;              //  error replies
+    int add_on;           //  on this op's answer add op add_id (-1: none)
+    int add_id;           //
+    int want;             //  s_run_until's condition: n >= want
+    int want_loaded;      //  ... or the store's scripts loaded
+    uint64_t deadline;    //  monotonic ms
+};
+
+static int s_add (s_run_t *run, int id);
+
+static void
+s_on_op (redisReply *reply, void *arg)
+{
+    s_tag_t *tag = (s_tag_t *) arg;
+    s_run_t *run = tag->run;
+    run->answers[tag->id]++;
+    if (run->n < OPS_MAX)
+        run->order[run->n] = tag->id;
+    run->n++;
+    if (!reply)
+        run->nulls++;
+    else if (reply->type == REDIS_REPLY_ERROR)
+        run->bad++;
+    if (tag->id == run->add_on && run->add_id >= 0) {
+        //  As the engine does from a Redis callback (s_submit).
+        ck_assert_int_eq (s_add (run, run->add_id), 0);
+        batch_commit (run->batch);
+    }
+}
+
+//  Add op id: an open of its own session.
+static int
+s_add (s_run_t *run, int id)
+{
+    char sid[33];
+    s_id (sid, 9, (unsigned) id);
+    const char *argv[] = {sid, "gw-1", "ip", "3600"};
+    size_t lens[] = {32, 4, 2, 4};
+    run->tags[id].run = run;
+    run->tags[id].id = id;
+    return batch_add (run->batch, SCRIPT_OPEN, 4, argv, lens, s_on_op,
+                      &run->tags[id]);
+}
+
+static int
+s_on_check (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_run_t *run = (s_run_t *) arg;
+    if (run->want_loaded ? store_loaded (run->store) : run->n >= run->want)
+        return -1;
+    return s_mono_ms () > run->deadline ? -1 : 0;
+}
+
+//  Run the loop until the condition holds (or 10 s pass).
+static void
+s_run_until (s_run_t *run, int loaded, int want)
+{
+    run->want_loaded = loaded;
+    run->want = want;
+    run->deadline = s_mono_ms () + 10000;
+    int id = zloop_timer (run->loop, 2, 0, s_on_check, run);
+    ck_assert_int_ne (id, -1);
+    zloop_start (run->loop);
+    zloop_timer_end (run->loop, id);
+}
+
+static s_run_t *
+s_run_new (int max, int timeout_ms)
+{
+    s_run_t *run = (s_run_t *) calloc (1, sizeof *run);
+    ck_assert_ptr_nonnull (run);
+    snprintf (run->config.redis_url, sizeof run->config.redis_url, "unix://%s",
+              s_sock);
+    snprintf (run->config.redis_unix, sizeof run->config.redis_unix, "%s",
+              s_sock);
+    run->config.redis_timeout_ms = timeout_ms;
+    run->add_on = -1;
+    run->add_id = -1;
+    run->loop = zloop_new ();
+    ck_assert_ptr_nonnull (run->loop);
+    run->store = store_new (run->loop, &run->config, NULL, NULL);
+    ck_assert_ptr_nonnull (run->store);
+    run->batch = batch_new (run->store, max);
+    ck_assert_ptr_nonnull (run->batch);
+    s_run_until (run, 1, 0);
+    ck_assert (store_loaded (run->store));
+    return run;
+}
+
+static void
+s_run_destroy (s_run_t **run_p)
+{
+    s_run_t *run = *run_p;
+    store_destroy (&run->store); //  first: it answers the batch's calls
+    batch_destroy (&run->batch);
+    zloop_destroy (&run->loop);
+    free (run);
+    *run_p = NULL;
+}
+
+//  Every op of 0..n-1 answered exactly once, in id order.
+static void
+s_assert_in_order (s_run_t *run, int n)
+{
+    ck_assert_int_eq (run->n, n);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq (run->answers[i], 1);
+        ck_assert_int_eq (run->order[i], i);
+    }
+}
+
+START_TEST (test_group_commit)
+{
+    s_run_t *run = s_run_new (64, 5000);
+    //  Nothing in flight: the commit sends at once.
+    ck_assert_int_eq (s_add (run, 0), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (batch_inflight (run->batch), 1);
+    ck_assert_uint_eq (batch_size (run->batch), 0);
+    //  One in flight: the next commits keep their ops ...
+    ck_assert_int_eq (s_add (run, 1), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (s_add (run, 2), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_uint_eq (batch_size (run->batch), 2);
+    ck_assert_uint_eq (batch_calls (run->batch), 1);
+    //  ... and op 0's answer adds op 3 behind them.
+    run->add_on = 0;
+    run->add_id = 3;
+    //  ... which go as one call when the reply comes.
+    s_run_until (run, 0, 4);
+    s_assert_in_order (run, 4);
+    ck_assert_int_eq (run->nulls, 0);
+    ck_assert_int_eq (run->bad, 0);
+    ck_assert_uint_eq (batch_calls (run->batch), 2);
+    ck_assert_uint_eq (batch_ops (run->batch), 4);
+    ck_assert_int_eq (batch_inflight (run->batch), 0);
+    ck_assert_uint_eq (batch_size (run->batch), 0);
+    //  A full batch goes at once, whatever is in flight.
+    batch_t *small = batch_new (run->store, 2);
+    ck_assert_ptr_nonnull (small);
+    batch_destroy (&run->batch);
+    run->batch = small;
+    ck_assert_int_eq (s_add (run, 4), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (s_add (run, 5), 0);
+    ck_assert_int_eq (s_add (run, 6), 0);
+    ck_assert_int_eq (batch_inflight (run->batch), 2);
+    ck_assert_uint_eq (batch_size (run->batch), 0);
+    ck_assert_int_eq (s_add (run, 7), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_uint_eq (batch_size (run->batch), 1); //  held
+    s_run_until (run, 0, 8);
+    ck_assert_int_eq (run->n, 8);
+    for (int i = 4; i < 8; i++) {
+        ck_assert_int_eq (run->answers[i], 1);
+        ck_assert_int_eq (run->order[i], i);
+    }
+    ck_assert_uint_eq (batch_calls (run->batch), 3);
+    ck_assert_int_eq (run->nulls, 0);
+    s_run_destroy (&run);
+}
+END_TEST
+
+START_TEST (test_group_commit_limit)
+{
+    //  With a limit of 2 the second commit still sends.
+    s_run_t *run = s_run_new (64, 5000);
+    batch_set_inflight (run->batch, 2);
+    ck_assert_int_eq (s_add (run, 0), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (s_add (run, 1), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (s_add (run, 2), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (batch_inflight (run->batch), 2);
+    ck_assert_uint_eq (batch_size (run->batch), 1);
+    s_run_until (run, 0, 3);
+    s_assert_in_order (run, 3);
+    ck_assert_uint_eq (batch_calls (run->batch), 3);
+    s_run_destroy (&run);
+}
+END_TEST
+
+//  Ops in flight (0) and held (1, 2): the store answers 0 with NULL, and
+//  1, 2 can no longer be sent: NULL too, each once.
+static void
+s_in_flight_and_held (s_run_t *run)
+{
+    ck_assert_int_eq (s_add (run, 0), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_int_eq (s_add (run, 1), 0);
+    ck_assert_int_eq (s_add (run, 2), 0);
+    ck_assert_int_eq (batch_commit (run->batch), 0);
+    ck_assert_uint_eq (batch_size (run->batch), 2);
+}
+
+START_TEST (test_group_commit_destroy)
+{
+    s_run_t *run = s_run_new (64, 5000);
+    s_in_flight_and_held (run);
+    store_destroy (&run->store);
+    s_assert_in_order (run, 3);
+    ck_assert_int_eq (run->nulls, 3);
+    ck_assert_int_eq (batch_inflight (run->batch), 0);
+    ck_assert_uint_eq (batch_size (run->batch), 0);
+    //  Ops never flushed are answered by batch_destroy.
+    ck_assert_int_eq (s_add (run, 3), 0);
+    batch_destroy (&run->batch);
+    s_assert_in_order (run, 4);
+    ck_assert_int_eq (run->nulls, 4);
+    s_run_destroy (&run);
+}
+END_TEST
+
+START_TEST (test_group_commit_drop)
+{
+    //  Redis stops answering: the deadline drops the connection.
+    s_run_t *run = s_run_new (64, 200);
+    redisReply *r =
+        (redisReply *) redisCommand (s_ctx, "CLIENT PAUSE 3000 ALL");
+    ck_assert_ptr_nonnull (r);
+    ck_assert_int_eq (r->type, REDIS_REPLY_STATUS);
+    freeReplyObject (r);
+    s_in_flight_and_held (run);
+    s_run_until (run, 0, 3);
+    s_assert_in_order (run, 3);
+    ck_assert_int_eq (run->nulls, 3);
+    ck_assert_int_eq (batch_inflight (run->batch), 0);
+    ck_assert_uint_eq (batch_size (run->batch), 0);
+    freeReplyObject (redisCommand (s_ctx, "CLIENT UNPAUSE"));
+    s_run_destroy (&run);
+}
+END_TEST
+
+START_TEST (test_no_batching)
+{
+    //  MEGLE_BATCH_MAX=1: every op its own call, commit has nothing to do.
+    s_run_t *run = s_run_new (1, 5000);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq (s_add (run, i), 0);
+        ck_assert_int_eq (batch_commit (run->batch), 0);
+    }
+    ck_assert_uint_eq (batch_size (run->batch), 0);
+    ck_assert_uint_eq (batch_calls (run->batch), 3);
+    s_run_until (run, 0, 3);
+    s_assert_in_order (run, 3);
+    ck_assert_int_eq (run->nulls + run->bad, 0);
+    s_run_destroy (&run);
+}
+END_TEST
+
 static Suite *
 s_suite (void)
 {
@@ -443,6 +727,15 @@ s_suite (void)
     tcase_add_test (tc, test_malformed_batch);
     tcase_add_test (tc, test_short_forms);
     tcase_add_test (tc, test_full_batch);
+    suite_add_tcase (suite, tc);
+    tc = tcase_create ("batch.c");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 60);
+    tcase_add_test (tc, test_group_commit);
+    tcase_add_test (tc, test_group_commit_limit);
+    tcase_add_test (tc, test_group_commit_destroy);
+    tcase_add_test (tc, test_group_commit_drop);
+    tcase_add_test (tc, test_no_batching);
     suite_add_tcase (suite, tc);
     return suite;
 }
