@@ -351,12 +351,35 @@ s_per_msg (double us, const floor_result_t *r)
                                           : us / (double) r->delivered_window;
 }
 
+//  Process i's context switches over the window.
+static double
+s_switches (const floor_result_t *r, int i)
+{
+    return (double) (r->cs_after[i] - r->cs_before[i]);
+}
+
+//  CPU (us) and context switches over the window of every process, the
+//  client included; a process whose CPU could not be read counts 0.
+static void
+s_totals (const floor_result_t *r, double *cpu_us, double *switches)
+{
+    *cpu_us = (double) r->client_cpu_us;
+    *switches = (double) r->client_cs;
+    for (int i = 0; i < r->nprocs; i++) {
+        double us = s_cpu_us (r, i);
+        if (us > 0)
+            *cpu_us += us;
+        *switches += s_switches (r, i);
+    }
+}
+
 static void
 s_print_json (const floor_opts_t *o, const floor_result_t *r)
 {
     const hist_t *h = r->latency;
     double rate = r->window_s > 0 ? r->delivered_window / r->window_s : 0;
-    double total = (double) r->client_cpu_us;
+    double total, cs;
+    s_totals (r, &total, &cs);
     printf ("{\"scenario\":\"floor\",\"ok\":%s,\"why\":\"%s\","
             "\"gateways\":%d,\"pairs\":%ld,\"rate\":%.0f,\"window\":%ld,"
             "\"window_s\":%.3f,\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64
@@ -371,7 +394,6 @@ s_print_json (const floor_opts_t *o, const floor_result_t *r)
             ",\"max_us\":%" PRIu64 ",\"mean_us\":%.1f},",
             hist_count (h), hist_quantile (h, 0.5), hist_quantile (h, 0.99),
             hist_quantile (h, 0.999), hist_max (h), hist_mean (h));
-    double cs = (double) r->client_cs;
     printf ("\"client_cpu_pct\":%.1f,\"client_cpu_us_per_msg\":%.2f,"
             "\"client_switches_per_msg\":%.2f,\"procs\":[",
             s_pct ((double) r->client_cpu_us, r),
@@ -379,10 +401,7 @@ s_print_json (const floor_opts_t *o, const floor_result_t *r)
             s_per_msg ((double) r->client_cs, r));
     for (int i = 0; i < r->nprocs; i++) {
         double us = s_cpu_us (r, i);
-        double sw = (double) (r->cs_after[i] - r->cs_before[i]);
-        if (us > 0)
-            total += us;
-        cs += sw;
+        double sw = s_switches (r, i);
         printf ("%s{\"name\":\"%s\",\"pid\":%d,\"cpu_pct\":%.1f,"
                 "\"cpu_us_per_msg\":%.2f,\"switches_per_msg\":%.2f}",
                 i ? "," : "", r->name[i], (int) r->pid[i], s_pct (us, r),
@@ -421,13 +440,11 @@ s_print_table (const floor_opts_t *o, const floor_result_t *r)
             "client", s_pct ((double) r->client_cpu_us, r),
             s_per_msg ((double) r->client_cpu_us, r),
             s_per_msg ((double) r->client_cs, r));
-    double total = (double) r->client_cpu_us, cs = (double) r->client_cs;
+    double total, cs;
+    s_totals (r, &total, &cs);
     for (int i = 0; i < r->nprocs; i++) {
         double us = s_cpu_us (r, i);
-        double sw = (double) (r->cs_after[i] - r->cs_before[i]);
-        if (us > 0)
-            total += us;
-        cs += sw;
+        double sw = s_switches (r, i);
         printf ("             %-10s %6.1f %%  %7.2f us/msg  %6.2f "
                 "switches/msg\n",
                 r->name[i], s_pct (us, r), s_per_msg (us, r),
