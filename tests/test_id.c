@@ -46,6 +46,18 @@ START_TEST (test_id_valid_rejects)
     ck_assert (!id_valid ("0123456789abcdef\0"
                           "123456789abcdef",
                           32));
+    //  Every byte value, at the first and the last position: only 0-9 and
+    //  a-f pass (bytes >= 0x80 included: no sign trouble).
+    for (int c = 0; c < 256; c++) {
+        int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        char id[33];
+        memcpy (id, good, 33);
+        id[0] = (char) c;
+        ck_assert_int_eq (id_valid (id, 32), hex);
+        memcpy (id, good, 33);
+        id[31] = (char) c;
+        ck_assert_int_eq (id_valid (id, 32), hex);
+    }
 }
 END_TEST
 
