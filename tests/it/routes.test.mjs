@@ -24,7 +24,7 @@ import path from 'node:path';
 
 import { startStack, guarded, waitFor } from '../lib/stack.mjs';
 import { KIND, frame, recordFile } from '../lib/frames.mjs';
-import { pairUp, pinOf, senders, sendOne, tracked as trackedOf } from '../lib/relay.mjs';
+import { pairUp, pinOf, senders, sendOne, skipTo, tracked as trackedOf } from '../lib/relay.mjs';
 
 const TAP = process.env.MEGLE_TAP_BIN;
 
@@ -112,19 +112,9 @@ async function skipWhileSignalling(gateways, pairsWanted, pickB) {
     const fresh = [];
     for (const { a, b } of pairs) {
         const c = await tracked(gateways[g++ % gateways.length]);
-        c.send('find_match');
-        await c.next('waiting', { timeout: 10000 });
-        const old = a.cur.match;
-        a.send('leave', { target_id: b.id });
-        a.send('find_match');
-        await waitFor(() => a.cur.match && a.cur.match !== old,
-                      { timeout: 10000, what: 'a re-matched' });
-        assert.equal(a.cur.partner, c.id, 'a met the waiting stranger');
-        await waitFor(() => c.cur.partner === a.id, { timeout: 10000, what: 'c matched' });
+        await skipTo(a, b, c);
         startSending(c, 5);
         fresh.push({ a, c });
-        await waitFor(() => b.cur.partner === null,
-                      { timeout: 10000, what: 'b told partner_left' });
     }
     const counts = new Map(fresh.map(({ a, c }) => [a, a.count + c.count]));
     await waitFor(() => fresh.every(({ a, c }) => a.got.has(c.id) && c.got.has(a.id) &&

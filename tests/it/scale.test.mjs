@@ -16,7 +16,7 @@ import http from 'node:http';
 
 import { startStack, guarded, waitFor, freePort, parseMetrics } from '../lib/stack.mjs';
 import { connect } from '../lib/client.mjs';
-import { pairUp, pinOf, senders, sendOne, track, tracked as trackedOf } from '../lib/relay.mjs';
+import { pairUp, pinOf, senders, sendOne, skipTo, track, tracked as trackedOf } from '../lib/relay.mjs';
 
 const MATCHER_TIMEOUT_MS = 1000;
 //  Failover deadline asserted: the timeout plus generous slack for a shared,
@@ -116,19 +116,9 @@ describe('scale: two matchers, three gateways', () => {
         for (const { a, b } of pairs) {
             //  A stranger waits; a skips into them while b keeps sending.
             const c = await tracked(GATEWAYS[g++ % 3]);
-            c.send('find_match');
-            await c.next('waiting', { timeout: 10000 });
-            const old = a.cur.match;
-            a.send('leave', { target_id: b.id });
-            a.send('find_match');
-            await waitFor(() => a.cur.match && a.cur.match !== old,
-                          { timeout: 10000, what: 'a re-matched' });
-            assert.equal(a.cur.partner, c.id, 'a met the waiting stranger');
-            await waitFor(() => c.cur.partner === a.id, { timeout: 10000, what: 'c matched' });
+            await skipTo(a, b, c);
             startSending(c, 5);
             fresh.push({ a, c });
-            await waitFor(() => b.cur.partner === null,
-                          { timeout: 10000, what: 'b told partner_left' });
         }
         //  The new pairs talk; late signals of the old matches must all
         //  have been dropped.

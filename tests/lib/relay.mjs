@@ -136,3 +136,20 @@ export async function pairUp(x, y) {
                   { timeout: 10000, what: 'pairUp: matched together' });
     assert.equal(x.cur.match, y.cur.match, 'pairUp: two different matches');
 }
+
+//  "Next" while the old partner keeps sending: tracked stranger c waits,
+//  a (matched with b) leaves and finds at once and must meet c in a new
+//  match; b is told partner_left.
+export async function skipTo(a, b, c) {
+    c.send('find_match');
+    await c.next('waiting', { timeout: 10000 });
+    const old = a.cur.match;
+    a.send('leave', { target_id: b.id });
+    a.send('find_match');
+    await waitFor(() => a.cur.match && a.cur.match !== old,
+                  { timeout: 10000, what: 'a re-matched' });
+    assert.equal(a.cur.partner, c.id, 'a met the waiting stranger');
+    await waitFor(() => c.cur.partner === a.id, { timeout: 10000, what: 'c matched' });
+    await waitFor(() => b.cur.partner === null,
+                  { timeout: 10000, what: 'b told partner_left' });
+}

@@ -184,6 +184,24 @@ def us_per_msg(runs, name):
     return statistics.median(vals) if vals else None
 
 
+def relay_table(w, rows, cpu):
+    """A table of relay-like runs (megle-bench relay, megle-floor): one row
+    per (name, runs), skipping names without runs; cpu formats the CPU
+    column."""
+    w('| run | delivered/s | lost | dup | misdelivered | latency p50 | p99 '
+      '| p999 | CPU |')
+    w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    for name, runs in rows:
+        if not runs:
+            continue
+        w('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            name, fmt(med(runs, 'delivered_per_s')), fmt(med(runs, 'lost')),
+            fmt(med(runs, 'duplicated')), fmt(med(runs, 'misdelivered')),
+            ms(med(runs, 'relay_latency.p50_us')),
+            ms(med(runs, 'relay_latency.p99_us')),
+            ms(med(runs, 'relay_latency.p999_us')), cpu(runs)))
+
+
 def floor_cpu_line(runs):
     if not runs:
         return 'n/a'
@@ -383,18 +401,10 @@ def write(out, results, nruns, cost_path):
       'of ~200 B, each carrying a sequence number and its send time; '
       'pairs are spread over 3 gateways, so most signals cross gateways.')
     w('')
-    w('| run | delivered/s | lost | dup | misdelivered | latency p50 | p99 '
-      '| p999 | CPU |')
-    w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-    for name, runs in (('flat out, %s pairs, window %s' % (
+    relay_table(w, (
+        ('flat out, %s pairs, window %s' % (
             fmt(med(relay, 'pairs')), fmt(med(relay, 'window'))), relay),
-            ('paced at %s signals/s' % fmt(med(r10k, 'rate')), r10k)):
-        w('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            name, fmt(med(runs, 'delivered_per_s')), fmt(med(runs, 'lost')),
-            fmt(med(runs, 'duplicated')), fmt(med(runs, 'misdelivered')),
-            ms(med(runs, 'relay_latency.p50_us')),
-            ms(med(runs, 'relay_latency.p99_us')),
-            ms(med(runs, 'relay_latency.p999_us')), cpu_line(runs)))
+        ('paced at %s signals/s' % fmt(med(r10k, 'rate')), r10k)), cpu_line)
     w('')
     if fl or fl10k:
         w('### floor: the relay topology without megle')
@@ -410,22 +420,11 @@ def write(out, results, nruns, cost_path):
           'on loopback and 2 ZeroMQ hops, what megle cannot go below with '
           'this process design.')
         w('')
-        w('| run | delivered/s | lost | dup | misdelivered | latency p50 '
-          '| p99 | p999 | CPU |')
-        w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-        for name, runs in (('flat out, %s pairs, window %s' % (
+        relay_table(w, (
+            ('flat out, %s pairs, window %s' % (
                 fmt(med(fl, 'pairs')), fmt(med(fl, 'window'))), fl),
-                ('paced at %s messages/s' % fmt(med(fl10k, 'rate')), fl10k)):
-            if not runs:
-                continue
-            w('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-                name, fmt(med(runs, 'delivered_per_s')),
-                fmt(med(runs, 'lost')), fmt(med(runs, 'duplicated')),
-                fmt(med(runs, 'misdelivered')),
-                ms(med(runs, 'relay_latency.p50_us')),
-                ms(med(runs, 'relay_latency.p99_us')),
-                ms(med(runs, 'relay_latency.p999_us')),
-                floor_cpu_line(runs)))
+            ('paced at %s messages/s' % fmt(med(fl10k, 'rate')), fl10k)),
+            floor_cpu_line)
         w('')
         w('CPU per delivered message (µs; each process\'s CPU over the '
           'window divided by the messages delivered in it), the floor next '
