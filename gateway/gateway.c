@@ -76,7 +76,8 @@ struct _gateway_t {
     //  gateway gained or lost since the heartbeat the total counted
     int64_t online_total;    //  last PULSE's flags, -1 = none yet
     uint32_t reported;       //  live sessions in our last heartbeat
-    int64_t online_pushed;   //  the count last pushed to clients, -1 = none
+    int64_t online_pushed;   //  the count every client was last told, -1 =
+                             //  none, or clients were told different ones
     uint64_t online_next_ms; //  monotonic ms the next push may go out
     bool online_scheduled;   //  sul_online is pending
     lws_sorted_usec_list_t sul_tick;
@@ -479,6 +480,11 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
     if (online >= 0) {
         buf = envelope_online (LWS_PRE, (uint64_t) online, &len);
         gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ONLINE);
+        //  The newcomer may now hold a count the others were not pushed
+        //  (a push is pending, or a PULSE is due): the next count goes to
+        //  everyone, even if it equals what the others last heard.
+        if (online != self->online_pushed)
+            self->online_pushed = -1;
     }
     s_online_update (self); //  the others hear of the newcomer
 
