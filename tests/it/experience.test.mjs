@@ -310,6 +310,27 @@ describe('experience: chat, modes, interests, re-match, online', () => {
         const m = await stack.gw('gw-a').metrics();
         assert.ok(m['megle_gateway_messages_out_total{event="online"}'] >= 3);
     });
+
+    test('9. a newcomer told a count the others were not is corrected, even when the count goes back', async () => {
+        //  One gateway, nobody elsewhere: the matcher's total only echoes
+        //  gw-a's own heartbeats, so the count is gw-a's live sessions.
+        const base = await stack.client('gw-a', { online: true });
+        await waitFor(() => base.online === 1, { what: 'base sees 1' });
+        //  Let the once-a-second limit run out: no online event for 1.2 s.
+        const lastAt = () => base.log.filter((m) => m.event === 'online').pop().at;
+        await waitFor(() => Date.now() - lastAt() > 1200,
+                      { what: 'a second without online events', timeout: 10000 });
+        //  c1 arrives: pushed to everyone at once (2). Within the second,
+        //  c2 arrives (its welcome says 3) and c1 leaves: back to 2, the
+        //  count everyone else was last pushed. c2 must still hear 2.
+        const c1 = await stack.client('gw-a');
+        await waitFor(() => base.online === 2, { what: 'base sees 2', timeout: 900 });
+        const c2 = await stack.client('gw-a', { online: true });
+        await c1.close();
+        assert.equal(c2.welcomeOnline, 3);
+        await waitFor(() => c2.online === 2, { what: 'c2 corrected to 2', timeout: 3000 });
+        assert.equal(base.online, 2);
+    });
 });
 
 //  Re-matching needs interest waits that do not end during the test (the
