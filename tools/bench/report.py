@@ -160,12 +160,13 @@ def times(a, b):
     return '%.1f×' % (float(a) / b)
 
 
-def us_per_msg(runs, name):
-    """Median CPU µs per delivered message of process name in runs: the
-    floor reports it; for megle-bench runs it is cpu_pct over the rate."""
+def us_per_msg(runs, name, rate_key='delivered_per_s'):
+    """Median CPU µs per delivered message (or per rate_key's unit, e.g.
+    pairs_per_s) of process name in runs: the floor reports it; for
+    megle-bench runs it is cpu_pct over the rate."""
     vals = []
     for r in runs:
-        rate = r.get('delivered_per_s')
+        rate = r.get(rate_key)
         if name == 'client':
             pct = r.get('client_cpu_pct', r.get('bench_cpu_pct'))
         elif name == 'all':
@@ -552,6 +553,36 @@ def write(out, results, nruns, cost_path):
                 'relay_cpu10k': fmt(us_per_msg(r10k, 'all')),
                 'floor_sw': fmt(med(fl, 'switches_per_msg'), '', 2),
                 'floor_sw10k': fmt(med(fl10k, 'switches_per_msg'), '', 1)}
+        #  CPU µs per matched pair of each process, flat out
+        for name, key in (('client', 'bench'), ('gateway1', 'gateway'),
+                          ('matcher', 'matcher'), ('redis', 'redis'),
+                          ('all', 'all')):
+            vals['pair_us_' + key] = fmt(
+                us_per_msg(match, name, 'pairs_per_s'), '', 0)
+        redis_us = us_per_msg(match, 'redis', 'pairs_per_s')
+        vals['pair_redis_alone'] = fmt(1e6 / redis_us if redis_us else None)
+        #  A bound composed of the same day's measurements: a pair moves 7
+        #  WebSocket messages (3 in, 4 out) and 7 bus frames, the transport
+        #  of 3.5 relayed signals (1 in, 1 out, 2 frames each), plus the
+        #  Redis CPU of the batched match scripts (ceiling.py). With
+        #  megle's relay cost per signal, and with megle-floor's.
+        redis_batched = med(c, 'batch_cpu_us_per_pair')
+        vals['pair_redis_batched'] = fmt(redis_batched, '', 1)
+        for key, runs in (('megle', relay), ('floor', fl)):
+            per_sig = us_per_msg(runs, 'all')
+            cost = (3.5 * per_sig + redis_batched
+                    if per_sig and redis_batched else None)
+            vals['pair_transport_' + key] = fmt(
+                3.5 * per_sig if per_sig else None)
+            vals['pair_bound_' + key] = fmt(
+                int(m['nproc']) * 1e6 / cost if cost else None)
+            if key == 'megle':
+                vals['pairs_of_bound'] = ratio(
+                    pairs, int(m['nproc']) * 1e6 / cost if cost else None)
+                vals['pair_redis_share'] = ratio(redis_batched, cost)
+        all_us = us_per_msg(match, 'all', 'pairs_per_s')
+        vals['pair_cores'] = fmt(all_us * 30000 / 1e6 if all_us else None,
+                                 '', 1)
         for k, v in vals.items():
             text = text.replace('{{%s}}' % k, v)
         L.append(text.rstrip())
