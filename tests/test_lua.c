@@ -132,7 +132,7 @@ s_el (const redisReply *r, size_t i)
 static const char *
 s_field (const char *sid, const char *field)
 {
-    static char value[1024]; //  up to an `rp` field of 16 entries
+    static char value[128];
     redisReply *r =
         (redisReply *) redisCommand (s_ctx, "HGET {megle}:s:%s %s", sid, field);
     value[0] = 0;
@@ -154,33 +154,27 @@ s_int (const char *format, ...)
     return value;
 }
 
-//  The recent partners of sid: its hash's `rp` field (lib.lua), newest
-//  first, each the partner's id and until when (13 digits, ms). How many
-//  there are; until when (ms) other is one (0: not).
-#define ID_LEN     32 //  hex digits of a session id (common/id.h)
-#define RECENT_LEN (ID_LEN + 13)
-#define RECENT_MAX 8 //  lib.lua's: the newest recent partners kept
-
+//  The recent partners of sid: the `r:<other>` fields of its hash
+//  (lib.lua). How many there are; until when (ms) other is one (0: not).
 static long
 s_recent_count (const char *sid)
 {
-    const char *rp = s_field (sid, "rp");
-    ck_assert_int_eq (strlen (rp) % RECENT_LEN, 0);
-    return (long) (strlen (rp) / RECENT_LEN);
+    redisReply *r =
+        (redisReply *) redisCommand (s_ctx, "HKEYS {megle}:s:%s", sid);
+    long count = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements;
+         i++)
+        count += strncmp (r->element[i]->str, "r:", 2) == 0;
+    freeReplyObject (r);
+    return count;
 }
 
 static long long
 s_recent_until (const char *sid, const char *other)
 {
-    const char *rp = s_field (sid, "rp");
-    for (size_t at = 0; at + RECENT_LEN <= strlen (rp); at += RECENT_LEN) {
-        if (strncmp (rp + at, other, ID_LEN) == 0) {
-            char until[14] = "";
-            memcpy (until, rp + at + ID_LEN, 13);
-            return atoll (until);
-        }
-    }
-    return 0;
+    char field[40];
+    snprintf (field, sizeof field, "r:%s", other);
+    return atoll (s_field (sid, field));
 }
 
 //  Count keys matching pattern (SCAN, never KEYS).
@@ -979,10 +973,10 @@ START_TEST (test_recent_partner_stays_queued)
 }
 END_TEST
 
-//  A session that keeps meeting people over a long time keeps a small
-//  set: expired entries are ignored where read and make room for newer
-//  ones (lib.lua's remember), the newest stay.
-START_TEST (test_recent_partners_bounded)
+//  Expired recent partners are pruned (every 8 additions, see lib.lua's
+//  next_rn), so a session that keeps meeting people keeps a small set;
+//  the newest entries stay.
+START_TEST (test_recent_partners_pruned)
 {
     char a[33], p[33], last[33] = "", now[24];
     s_make_id (a, 28, 0);
@@ -996,7 +990,7 @@ START_TEST (test_recent_partners_bounded)
         s_find_status ("waiting", p, "video", "", t);
         s_find_matches (a, "video", "", t, p, "");
         EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", now, BLOCK);
-        ck_assert_int_eq (s_recent_count (a), 1); //  the others expired
+        ck_assert_int_le (s_recent_count (a), 16);
         ck_assert_int_eq (s_recent_until (a, p), t + 60000);
         ck_assert_int_eq (s_recent_until (p, a), t + 60000);
         if (last[0]) //  the previous partner is a stranger again
@@ -1010,10 +1004,11 @@ START_TEST (test_recent_partners_bounded)
 }
 END_TEST
 
-//  A session remembers only its RECENT_MAX newest recent partners: one
-//  that meets 40 strangers within a block keeps the newest, newest first,
-//  and has forgotten the others; meeting one of them again moves it to the
-//  front rather than keeping it twice.
+//  A session remembers only its newest recent partners (lib.lua: the
+//  RECENT_MAX = 8 newest kept at a prune, one every PRUNE_EVERY = 8
+//  additions): one that meets 40 strangers within a block never holds
+//  more than 16 entries, always the newest 8 among them, and has
+//  forgotten the first; meeting one again keeps one entry for it.
 START_TEST (test_recent_partners_capped)
 {
     char a[33], p[40][33], now[24];
@@ -1028,29 +1023,22 @@ START_TEST (test_recent_partners_capped)
         s_find_status ("waiting", p[k], "video", "", t);
         s_find_matches (a, "video", "", t, p[k], "");
         EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", now, BLOCK);
-        ck_assert_int_eq (s_recent_count (a),
-                          k < RECENT_MAX ? (long) k + 1 : RECENT_MAX);
-        ck_assert_int_eq (strncmp (s_field (a, "rp"), p[k], ID_LEN), 0);
-        ck_assert_int_eq (s_recent_until (a, p[k]), t + 60000);
+        ck_assert_int_le (s_recent_count (a), 16);
+        for (unsigned j = k >= 7 ? k - 7 : 0; j <= k; j++)
+            ck_assert_int_eq (s_recent_until (a, p[j]),
+                              NOW_MS + (long long) j * 1000 + 60000);
         ck_assert_int_eq (s_recent_until (p[k], a), t + 60000);
     }
-    const unsigned oldest = 40 - RECENT_MAX, again = 40 - RECENT_MAX / 2;
-    for (unsigned k = 0; k < 40; k++) {
-        long long until = NOW_MS + (long long) k * 1000 + 60000;
-        ck_assert_int_eq (s_recent_until (a, p[k]), k < oldest ? 0 : until);
-    }
+    ck_assert_int_eq (s_recent_until (a, p[0]), 0);
     //  p[0], who met nobody else, still remembers a
     ck_assert_int_eq (s_recent_until (p[0], a), NOW_MS + 60000);
-    //  alone, a meets p[again] again: it moves to the front, once
-    s_find_status ("waiting", p[again], "video", "", NOW_MS + 41000);
-    s_find_matches (a, "video", "", NOW_MS + 41000, p[again], "");
+    //  alone, a meets p[39] again: one entry, the new time
+    long before = s_recent_count (a);
+    s_find_status ("waiting", p[39], "video", "", NOW_MS + 41000);
+    s_find_matches (a, "video", "", NOW_MS + 41000, p[39], "");
     EXPECT_STATUS ("ended", SCRIPT_LEAVE, a, "", "3600", "1000041000", BLOCK);
-    ck_assert_int_eq (s_recent_count (a), RECENT_MAX);
-    ck_assert_int_eq (strncmp (s_field (a, "rp"), p[again], ID_LEN), 0);
-    ck_assert_int_eq (s_recent_until (a, p[again]), NOW_MS + 41000 + 60000);
-    //  its old entry made the room: the oldest stays
-    ck_assert_int_eq (s_recent_until (a, p[oldest]),
-                      NOW_MS + (long long) oldest * 1000 + 60000);
+    ck_assert_int_le (s_recent_count (a), before);
+    ck_assert_int_eq (s_recent_until (a, p[39]), NOW_MS + 41000 + 60000);
     for (unsigned k = 0; k < 40; k++)
         EXPECT_STATUS ("closed", SCRIPT_CLOSE, p[k], "gw-1", now, BLOCK);
     EXPECT_STATUS ("closed", SCRIPT_CLOSE, a, "gw-1", now, BLOCK);
@@ -1467,7 +1455,7 @@ s_suite (void)
     tcase_add_test (tc, test_relax_is_bounded);
     tcase_add_test (tc, test_recent_partners);
     tcase_add_test (tc, test_recent_partner_stays_queued);
-    tcase_add_test (tc, test_recent_partners_bounded);
+    tcase_add_test (tc, test_recent_partners_pruned);
     tcase_add_test (tc, test_recent_partners_capped);
     tcase_add_test (tc, test_concurrency);
     suite_add_tcase (suite, tc);

@@ -22,13 +22,13 @@
 --  "\n") and `relaxed`, so every script knows every queue it sits in:
 --  whoever matches or removes it takes it out of all of them at once.
 --  The recent partners that sid is not re-matched with while someone else
---  is waiting are one field of sid's own hash, `rp`: its RECENT_MAX newest
---  partners, newest first, each as the partner's id and until when (ms),
---  in RECENT_LEN bytes (remember). The two of a pair always note each
---  other with the same time, so a finder asks the candidate's hash (read
---  anyway) whether the finder is a recent partner of the candidate, at no
---  extra call; the entries go with the hash, and the oldest make room for
---  the newest, so nothing is ever pruned.
+--  is waiting are fields of sid's own hash: `r:<other>` = until when (ms).
+--  The two of a pair always note each other with the same time, so a
+--  finder asks the candidate's hash (read anyway) whether the finder is a
+--  recent partner of the candidate, at no extra call; the entries go with
+--  the hash. A session remembers its RECENT_MAX newest recent partners
+--  (a check asks the candidate's memory): its hash field `rn` counts the
+--  entries added since the last prune (next_rn).
 --  A session that is not matched has `partner` and `match` = "" (written
 --  in the same HSET that changes its state, rather than one more HDEL):
 --  every reader looks at `state` first.
@@ -45,10 +45,8 @@
 
 local MODES = {'video', 'text'}
 local SAMPLE = 32 --  members looked at per queue, per pick
-local ID_LEN = 32 --  hex digits of a session id (common/id.h)
-local UNTIL_LEN = 13 --  digits of a time in ms (%013d; enough until 2286)
-local RECENT_LEN = ID_LEN + UNTIL_LEN --  bytes per recent partner
-local RECENT_MAX = 8 --  recent partners a session remembers, the newest
+local PRUNE_EVERY = 8 --  recent partners added between two prunes
+local RECENT_MAX = 8 --  recent partners a prune keeps, the newest
 
 local function skey (sid)
     return '{megle}:s:' .. sid
@@ -72,6 +70,11 @@ end
 
 local function relaxkey (mode)
     return '{megle}:relax:' .. mode
+end
+
+--  The field of a session's hash that holds `other` as a recent partner.
+local function rfield (other)
+    return 'r:' .. other
 end
 
 local function repkey (iphash)
@@ -165,52 +168,56 @@ local function enqueue (sid, mode, list, relaxed, due, interests)
     end
 end
 
---  Where `other`'s entry starts in `rp` (a hash's `rp` field), or nil. An
---  id is found only at an entry's start, never across two entries.
-local function recent_at (rp, other)
-    local from = 1
-    while true do
-        local i = string.find (rp, other, from, true)
-        if not i or (i - 1) % RECENT_LEN == 0 then
-            return i
+--  `n` (a hash's `rn` field, a string or nil) plus one, as a string for
+--  the hash. When it reaches PRUNE_EVERY the recent partners of hash `sk`
+--  (`r:<other>` fields) are pruned first and the count starts again at 0:
+--  the expired ones (time <= now) go, and of the others only the
+--  RECENT_MAX newest stay. A prune reads the whole hash, so a hash holds
+--  at most RECENT_MAX + PRUNE_EVERY entries and a prune costs a few per
+--  addition, however many strangers a session meets: someone who skips
+--  through dozens of strangers a minute is spared the last RECENT_MAX of
+--  them, and every HMGET and HSET of its hash stays short (every field is
+--  scanned; with hundreds, Redis paid ~4-5 µs more per pair). One field per
+--  partner keeps each value short: a single field of all of them would
+--  pass Redis's hash-max-listpack-value (64 bytes) and turn every session
+--  hash into a hashtable, measured 1.5-3 µs a pair dearer for sessions
+--  with few partners. (Numbers are passed to redis.call as strings made
+--  here with %d: Redis would format a Lua number with %.17g, which costs
+--  more than the command.)
+local function next_rn (sk, n, now)
+    n = (tonumber (n) or 0) + 1
+    if n < PRUNE_EVERY then
+        return string.format ('%d', n)
+    end
+    local all = redis.call ('HGETALL', sk)
+    local dead = {sk}
+    local live = {}
+    local t = tonumber (now)
+    for i = 1, #all, 2 do
+        local f = all[i]
+        if string.sub (f, 1, 2) == 'r:' then
+            local until_ms = tonumber (all[i + 1]) or 0
+            if until_ms <= t then
+                dead[#dead + 1] = f
+            else
+                live[#live + 1] = {until_ms, f}
+            end
         end
-        from = i + 1
     end
-end
-
---  Until when (ms) `other` is a recent partner in `rp`, or 0.
-local function recent_until (rp, other)
-    local i = rp and recent_at (rp, other)
-    if not i then
-        return 0
+    if #live > RECENT_MAX then
+        table.sort (live, function (x, y)
+            return x[1] > y[1]
+        end)
+        for i = RECENT_MAX + 1, #live do
+            dead[#dead + 1] = live[i][2]
+        end
     end
-    return tonumber (string.sub (rp, i + ID_LEN, i + RECENT_LEN - 1)) or 0
-end
-
---  `rp` (a hash's `rp` field, or nil) with `other` as its newest recent
---  partner until `until_ms` (a string of UNTIL_LEN digits): an earlier
---  entry of `other` goes, the expired ones at the end (the oldest: until
---  <= `now`) go, and only the RECENT_MAX newest entries stay. A session
---  that skips through dozens of strangers a minute is spared the last
---  RECENT_MAX of them, and the field never outgrows RECENT_MAX entries
---  (every byte of it is read and written again with the hash: measured,
---  16 entries cost Redis ~4 µs per pair more than 8). An expired entry
---  left elsewhere is ignored where read.
-local function remember (rp, other, until_ms, now)
-    rp = rp or ''
-    if #other ~= ID_LEN then
-        return rp
+    --  At most RECENT_MAX + PRUNE_EVERY fields (fewer than unpack's
+    --  limit, the C stack), unless a hash from before the cap holds more.
+    for i = 2, #dead, 1000 do
+        redis.call ('HDEL', sk, unpack (dead, i, math.min (i + 999, #dead)))
     end
-    local i = recent_at (rp, other)
-    if i then
-        rp = string.sub (rp, 1, i - 1) .. string.sub (rp, i + RECENT_LEN)
-    end
-    local n, t = #rp, tonumber (now)
-    while n > 0 and tonumber (string.sub (rp, n - UNTIL_LEN + 1, n)) <= t do
-        n = n - RECENT_LEN
-    end
-    return other .. until_ms .. string.sub (rp, 1, math.min (n,
-        (RECENT_MAX - 1) * RECENT_LEN))
+    return '0'
 end
 
 --  Reads candidate `cand`'s hash for finder `sid`; returns its gw,
@@ -220,11 +227,11 @@ end
 --  matched, or queued in another mode).
 local function candidate (cand, mode, sid, now)
     local c = redis.call ('HMGET', skey (cand), 'gw', 'state', 'mode',
-                          'interests', 'relaxed', 'rp')
+                          'interests', 'relaxed', rfield (sid))
     if not c[1] or c[2] ~= 'waiting' or mode_of (c[3]) ~= mode then
         return nil
     end
-    local recent = recent_until (c[6], sid) > tonumber (now)
+    local recent = c[6] and tonumber (c[6]) > tonumber (now) or false
     return c[1], c[4], c[5], recent
 end
 
@@ -344,53 +351,56 @@ local function pair (sid, slist, squeued, cand, ci, cr, popped, mid, mode,
 end
 
 --  End the match `mid` between `sid` and `partner`: delete the match hash,
---  make `sid` idle (unless `rp` is nil: sid's hash is about to be
---  deleted; else `rp` is its hash's field, '' if none), and make the
---  partner idle if its hash still points back at `sid` in the same match;
---  the two become recent partners for `block` ms (each notes the other in
---  its hash's `rp`: remember). Returns the partner's gateway, or false if the
+--  make `sid` idle (unless `rn` is nil: sid's hash is about to be
+--  deleted; else `rn` is its hash's field), and make the partner
+--  idle if its hash still points back at `sid` in the same match; the
+--  two become recent partners for `block` ms (each notes the other in
+--  its hash: `r:<other>`). Returns the partner's gateway, or false if the
 --  partner is gone or no longer in this match (then nobody is to be
 --  told).
-local function unpair (sid, partner, mid, now, block, rp)
+local function unpair (sid, partner, mid, now, block, rn)
     if mid and mid ~= '' then
         redis.call ('DEL', mkey (mid))
     end
     local sk = skey (sid)
     if not partner or partner == '' then
-        if rp then
+        if rn then
             redis.call ('HSET', sk, 'state', 'idle', 'partner', '', 'match',
                         '')
         end
         return false
     end
     local b = tonumber (block)
-    local note = b and b > 0 and sid ~= ''
-    local until_ms = note and string.format ('%013d', tonumber (now) + b)
+    local remember = b and b > 0 and sid ~= ''
+    local until_ms = remember and string.format ('%d', tonumber (now) + b)
     local pk = skey (partner)
-    local p = redis.call ('HMGET', pk, 'gw', 'partner', 'match', 'rp')
-    if rp then
-        if note then
+    local p = redis.call ('HMGET', pk, 'gw', 'partner', 'match', 'rn')
+    if rn then
+        if remember then
             redis.call ('HSET', sk, 'state', 'idle', 'partner', '', 'match',
-                        '', 'rp', remember (rp, partner, until_ms, now))
+                        '', 'rn', next_rn (sk, rn, now), rfield (partner),
+                        until_ms)
         else
             redis.call ('HSET', sk, 'state', 'idle', 'partner', '', 'match',
                         '')
         end
     end
     if p[1] and p[2] == sid and p[3] == mid then
-        if note then
+        if remember then
             redis.call ('HSET', pk, 'state', 'idle', 'partner', '', 'match',
-                        '', 'rp', remember (p[4], sid, until_ms, now))
+                        '', 'rn', next_rn (pk, p[4], now), rfield (sid),
+                        until_ms)
         else
             redis.call ('HSET', pk, 'state', 'idle', 'partner', '', 'match',
                         '')
         end
         return p[1]
     end
-    if note and p[1] then
+    if remember and p[1] then
         --  The partner lives on, in another match or none: it notes sid
         --  too (a gone partner has no hash to note it in).
-        redis.call ('HSET', pk, 'rp', remember (p[4], sid, until_ms, now))
+        redis.call ('HSET', pk, 'rn', next_rn (pk, p[4], now), rfield (sid),
+                    until_ms)
     end
     return false
 end
@@ -624,7 +634,7 @@ end
 --  {"not_partner"} | {"not_matched"}.
 local function leave (sid, target, ttl, now, block)
     local sk = skey (sid)
-    local s = redis.call ('HMGET', sk, 'state', 'partner', 'match', 'rp')
+    local s = redis.call ('HMGET', sk, 'state', 'partner', 'match', 'rn')
     local state = s[1]
     if not state then
         return {'not_matched'}
@@ -634,7 +644,7 @@ local function leave (sid, target, ttl, now, block)
         if target ~= '' and target ~= s[2] then
             return {'not_partner'}
         end
-        local pgw = unpair (sid, s[2], s[3], now, block, s[4] or '')
+        local pgw = unpair (sid, s[2], s[3], now, block, s[4] or '0')
         return {'ended', s[2], pgw or '', s[3]}
     end
     if state == 'waiting' then
