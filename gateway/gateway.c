@@ -37,6 +37,7 @@
 #include "id.h"
 #include "listener.h"
 #include "log.h"
+#include "online.h"
 #include "turn.h"
 #include "ws.h"
 
@@ -67,19 +68,14 @@ struct _gateway_t {
                                //  keeps a pointer for the vhost's life)
     size_t sweep_cursor;       //  keep-alive sweep position (ws.h)
     gateway_stats_t stats;
-    uint64_t pulse_ms; //  monotonic time of the last PULSE, 0 = never
-    bool stopping;     //  draining: not ready, no new WebSockets
-    bool closing;      //  drain phase 2: BYE sent, connections closing
-    uint64_t close_at; //  monotonic ms when phase 2 starts
-    bool announced;    //  HELLO was sent: BYE is due at the end
-    //  online count: the matcher's total (PULSE), corrected for what this
-    //  gateway gained or lost since the heartbeat the total counted
-    int64_t online_total;    //  last PULSE's flags, -1 = none yet
-    uint32_t reported;       //  live sessions in our last heartbeat
-    int64_t online_pushed;   //  the count every client was last told, -1 =
-                             //  none, or clients were told different ones
-    uint64_t online_next_ms; //  monotonic ms the next push may go out
-    bool online_scheduled;   //  sul_online is pending
+    uint64_t pulse_ms;     //  monotonic time of the last PULSE, 0 = never
+    bool stopping;         //  draining: not ready, no new WebSockets
+    bool closing;          //  drain phase 2: BYE sent, connections closing
+    uint64_t close_at;     //  monotonic ms when phase 2 starts
+    bool announced;        //  HELLO was sent: BYE is due at the end
+    online_t *online;      //  the online count (online.h)
+    uint64_t online_push;  //  the count s_push_online sends
+    bool online_scheduled; //  sul_online is pending
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_heartbeat;
     lws_sorted_usec_list_t sul_online;
@@ -182,7 +178,7 @@ s_heartbeat (lws_sorted_usec_list_t *sul)
     if (frame) {
         size_t live = roster_size (self->roster);
         frame->flags = live > UINT32_MAX ? UINT32_MAX : (uint32_t) live;
-        self->reported = frame->flags;
+        online_set_reported (self->online, frame->flags);
     }
     if (gateway_send (self, &frame))
         log_warn ("gateway: heartbeat not sent");
@@ -193,52 +189,43 @@ s_heartbeat (lws_sorted_usec_list_t *sul)
 // ---------------------------------------------------------------------
 //  Online count
 
-//  Users online as best known here, or -1 before the first PULSE. The
-//  matcher's total counts this gateway as of its last heartbeat; swap that
-//  for the live count, so a newcomer counts itself at once.
-static int64_t
-s_online (gateway_t *self)
-{
-    if (self->online_total < 0)
-        return -1;
-    int64_t live = (int64_t) roster_size (self->roster);
-    int64_t count = self->online_total - (int64_t) self->reported + live;
-    return count < live ? live : count;
-}
-
 static void
 s_push_online (session_t *session, void *arg)
 {
     gateway_t *self = arg;
     size_t len = 0;
-    uint8_t *buf =
-        envelope_online (LWS_PRE, (uint64_t) self->online_pushed, &len);
+    uint8_t *buf = envelope_online (LWS_PRE, self->online_push, &len);
     gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ONLINE);
 }
 
 static void s_online_timer (lws_sorted_usec_list_t *sul);
 
-//  Push the count to every client if it changed, at most once per
-//  GATEWAY_ONLINE_MS: a change within that time goes out when it ends.
+//  Push the count to every client when online.h says so; when it says
+//  wait, ask again then.
 static void
 s_online_update (gateway_t *self)
 {
-    int64_t count = s_online (self);
-    if (count < 0 || count == self->online_pushed || self->stopping)
+    if (self->stopping)
         return;
-    uint64_t now = clock_mono_ms ();
-    if (now < self->online_next_ms) {
+    int64_t count = 0;
+    uint64_t wait_ms = 0;
+    switch (online_next (self->online, roster_size (self->roster),
+                         clock_mono_ms (), &count, &wait_ms)) {
+    case ONLINE_PUSH:
+        self->online_push = (uint64_t) count;
+        roster_foreach (self->roster, s_push_online, self);
+        break;
+    case ONLINE_WAIT:
         if (!self->online_scheduled) {
             self->online_scheduled = true;
-            lws_sul_schedule (
-                self->context, 0, &self->sul_online, s_online_timer,
-                (lws_usec_t) (self->online_next_ms - now) * LWS_US_PER_MS);
+            lws_sul_schedule (self->context, 0, &self->sul_online,
+                              s_online_timer,
+                              (lws_usec_t) wait_ms * LWS_US_PER_MS);
         }
-        return;
+        break;
+    case ONLINE_NONE:
+        break;
     }
-    self->online_pushed = count;
-    self->online_next_ms = now + GATEWAY_ONLINE_MS;
-    roster_foreach (self->roster, s_push_online, self);
 }
 
 static void
@@ -289,7 +276,7 @@ s_on_frame (void *arg, frame_t **frame_p)
     }
     if (frame->kind == FRAME_PULSE) {
         self->pulse_ms = clock_mono_ms ();
-        self->online_total = frame->flags;
+        online_set_total (self->online, frame->flags);
         s_online_update (self);
         return;
     }
@@ -469,7 +456,7 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
     *slot_p = session;
 
     size_t len = 0;
-    int64_t online = s_online (self);
+    int64_t online = online_count (self->online, roster_size (self->roster));
     size_t ice_len = 0;
     char *ice = turn_ice_servers (self->turn, session_id (session),
                                   clock_wall_ms () / 1000, &ice_len);
@@ -480,11 +467,7 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
     if (online >= 0) {
         buf = envelope_online (LWS_PRE, (uint64_t) online, &len);
         gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ONLINE);
-        //  The newcomer may now hold a count the others were not pushed
-        //  (a push is pending, or a PULSE is due): the next count goes to
-        //  everyone, even if it equals what the others last heard.
-        if (online != self->online_pushed)
-            self->online_pushed = -1;
+        online_told_one (self->online, online);
     }
     s_online_update (self); //  the others hear of the newcomer
 
@@ -703,8 +686,9 @@ gateway_new (const config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
-    self->online_total = -1;
-    self->online_pushed = -1;
+    self->online = online_new (GATEWAY_ONLINE_MS);
+    if (!self->online)
+        goto fail;
     metrics_hist_init (&self->stats.time_to_match, metrics_buckets_match,
                        metrics_buckets_match_n);
     metrics_hist_init (&self->stats.signal_relay, metrics_buckets_latency,
@@ -978,6 +962,7 @@ gateway_destroy (gateway_t **self_p)
     }
     turn_destroy (&self->turn);
     admission_destroy (&self->admission);
+    online_destroy (&self->online);
     free (self);
     *self_p = NULL;
 }

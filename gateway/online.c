@@ -1,0 +1,90 @@
+//  online - the "users online" count a gateway tells its clients (see
+//  online.h).
+
+#include "online.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+struct _online_t {
+    uint32_t interval_ms; //  at most one push per this
+    int64_t total;        //  the last PULSE's total, -1 = none yet
+    uint32_t reported;    //  live sessions in our last heartbeat
+    int64_t pushed;       //  the count every client was last told; -1 =
+                          //  none yet, or clients were told different ones
+    uint64_t next_ms;     //  monotonic ms the next push may go out
+};
+
+online_t *
+online_new (uint32_t interval_ms)
+{
+    assert (interval_ms > 0);
+    online_t *self = (online_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->interval_ms = interval_ms;
+    self->total = -1;
+    self->pushed = -1;
+    return self;
+}
+
+void
+online_destroy (online_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+online_set_total (online_t *self, int64_t total)
+{
+    assert (self);
+    self->total = total < 0 ? 0 : total;
+}
+
+void
+online_set_reported (online_t *self, uint32_t reported)
+{
+    assert (self);
+    self->reported = reported;
+}
+
+int64_t
+online_count (const online_t *self, size_t live)
+{
+    assert (self);
+    if (self->total < 0)
+        return -1;
+    int64_t here = (int64_t) live;
+    int64_t count = self->total - (int64_t) self->reported + here;
+    return count < here ? here : count;
+}
+
+void
+online_told_one (online_t *self, int64_t count)
+{
+    assert (self);
+    if (count != self->pushed)
+        self->pushed = -1;
+}
+
+online_action_t
+online_next (online_t *self, size_t live, uint64_t now_ms, int64_t *count_p,
+             uint64_t *wait_ms_p)
+{
+    assert (self);
+    assert (count_p);
+    assert (wait_ms_p);
+    int64_t count = online_count (self, live);
+    if (count < 0 || count == self->pushed)
+        return ONLINE_NONE;
+    if (now_ms < self->next_ms) {
+        *wait_ms_p = self->next_ms - now_ms;
+        return ONLINE_WAIT;
+    }
+    self->pushed = count;
+    self->next_ms = now_ms + self->interval_ms;
+    *count_p = count;
+    return ONLINE_PUSH;
+}

@@ -1,0 +1,55 @@
+//  online - the "users online" count a gateway tells its clients.
+//
+//  The matcher's PULSE carries the total over every gateway, counting this
+//  one as of its last heartbeat; the count here swaps that share for the
+//  live one, so a newcomer counts itself at once. Every client hears the
+//  count when it changes, at most once per interval: a change within the
+//  interval goes out when it ends. A newcomer is told the count in its
+//  welcome; if that is not what the others were last pushed, the next
+//  count goes to everyone, even one equal to what the others heard (or the
+//  newcomer would keep a number nobody corrects).
+//
+//  Pure bookkeeping on a caller-given monotonic clock: the gateway owns
+//  the timer and the sockets (gateway.c). No libwebsockets, Check-tested
+//  (tests/test_online.c).
+
+#ifndef MEGLE_ONLINE_H
+#define MEGLE_ONLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _online_t online_t;
+
+typedef enum {
+    ONLINE_NONE = 0, //  nothing to push
+    ONLINE_PUSH = 1, //  push *count_p to every client now
+    ONLINE_WAIT = 2, //  a push is due in *wait_ms_p: ask again then
+} online_action_t;
+
+//  A tracker that pushes at most once per interval_ms (>= 1), with no
+//  total yet. NULL if out of memory. The caller owns it.
+online_t *online_new (uint32_t interval_ms);
+
+//  Free the tracker and set *self_p to NULL. NULL-safe.
+void online_destroy (online_t **self_p);
+
+//  The matcher's total from a PULSE (>= 0).
+void online_set_total (online_t *self, int64_t total);
+
+//  The live sessions this gateway reported in its last heartbeat.
+void online_set_reported (online_t *self, uint32_t reported);
+
+//  The count with `live` sessions here (never fewer than live), or -1
+//  before the first PULSE.
+int64_t online_count (const online_t *self, size_t live);
+
+//  A newcomer was told `count` on its own (its welcome).
+void online_told_one (online_t *self, int64_t count);
+
+//  What to do at now_ms with `live` sessions here. ONLINE_PUSH: the count
+//  is recorded as pushed and the interval starts again.
+online_action_t online_next (online_t *self, size_t live, uint64_t now_ms,
+                             int64_t *count_p, uint64_t *wait_ms_p);
+
+#endif

@@ -1,0 +1,110 @@
+//  test_online - the gateway's "users online" count: the matcher's total
+//  corrected for this gateway's live sessions, pushed on changes at most
+//  once per interval, and a newcomer told a count the others were not.
+
+#include "online.h"
+#include "check_main.h"
+
+#include <check.h>
+#include <stdint.h>
+
+#define INTERVAL 1000u
+
+//  online_next at now with live sessions: the action; *count for a push,
+//  *wait for a wait.
+static online_action_t
+s_next (online_t *online, size_t live, uint64_t now, int64_t *count,
+        uint64_t *wait)
+{
+    *count = -7;
+    *wait = 0;
+    return online_next (online, live, now, count, wait);
+}
+
+START_TEST (test_count)
+{
+    online_t *online = online_new (INTERVAL);
+    ck_assert_ptr_nonnull (online);
+    //  nothing before the first PULSE
+    ck_assert_int_eq (online_count (online, 3), -1);
+    int64_t count;
+    uint64_t wait;
+    ck_assert_int_eq (s_next (online, 3, 5000, &count, &wait), ONLINE_NONE);
+    //  total 10, of which 4 here at the last heartbeat; 6 live now: 12
+    online_set_total (online, 10);
+    online_set_reported (online, 4);
+    ck_assert_int_eq (online_count (online, 6), 12);
+    //  never fewer than the sessions here (a stale total)
+    online_set_total (online, 2);
+    ck_assert_int_eq (online_count (online, 5), 5);
+    online_destroy (&online);
+    ck_assert_ptr_null (online);
+    online_destroy (&online);
+}
+END_TEST
+
+START_TEST (test_once_per_interval)
+{
+    online_t *online = online_new (INTERVAL);
+    int64_t count;
+    uint64_t wait;
+    online_set_total (online, 1);
+    online_set_reported (online, 1);
+    ck_assert_int_eq (s_next (online, 1, 5000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 1);
+    //  unchanged: nothing
+    ck_assert_int_eq (s_next (online, 1, 5001, &count, &wait), ONLINE_NONE);
+    //  a change within the interval waits for its end
+    ck_assert_int_eq (s_next (online, 2, 5300, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, 700);
+    ck_assert_int_eq (s_next (online, 3, 5999, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, 1);
+    ck_assert_int_eq (s_next (online, 3, 6000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 3);
+    //  back to the count pushed within the interval: nothing to push
+    ck_assert_int_eq (s_next (online, 4, 6100, &count, &wait), ONLINE_WAIT);
+    ck_assert_int_eq (s_next (online, 3, 7000, &count, &wait), ONLINE_NONE);
+    online_destroy (&online);
+}
+END_TEST
+
+//  it.experience test 9 at the unit level: 2 pushed, a newcomer told 3,
+//  then back to 2 within the interval: 2 still goes to everyone.
+START_TEST (test_newcomer_corrected)
+{
+    online_t *online = online_new (INTERVAL);
+    int64_t count;
+    uint64_t wait;
+    online_set_total (online, 1);
+    online_set_reported (online, 1);
+    ck_assert_int_eq (s_next (online, 2, 5000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 2);
+    //  the newcomer's welcome says 3, the others heard 2
+    ck_assert_int_eq (online_count (online, 3), 3);
+    online_told_one (online, 3);
+    ck_assert_int_eq (s_next (online, 3, 5010, &count, &wait), ONLINE_WAIT);
+    //  someone leaves: 2 again, which the newcomer was never told
+    ck_assert_int_eq (s_next (online, 2, 5020, &count, &wait), ONLINE_WAIT);
+    ck_assert_int_eq (s_next (online, 2, 6000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 2);
+    ck_assert_int_eq (s_next (online, 2, 7000, &count, &wait), ONLINE_NONE);
+    //  a newcomer told what everyone heard changes nothing
+    online_told_one (online, 2);
+    ck_assert_int_eq (s_next (online, 2, 8000, &count, &wait), ONLINE_NONE);
+    online_destroy (&online);
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("online");
+    TCase *tc = tcase_create ("core");
+    tcase_add_test (tc, test_count);
+    tcase_add_test (tc, test_once_per_interval);
+    tcase_add_test (tc, test_newcomer_corrected);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+MEGLE_CHECK_MAIN (s_suite)
