@@ -583,6 +583,9 @@ def write(out, results, nruns, cost_path):
         all_us = us_per_msg(match, 'all', 'pairs_per_s')
         vals['pair_cores'] = fmt(all_us * 30000 / 1e6 if all_us else None,
                                  '', 1)
+        budget = int(m['nproc']) * 1e6 / 30000 #  µs per pair at 30 k/s
+        vals['pair_cut'] = ('%d %%' % round(100 * (1 - budget / all_us))
+                            if all_us and all_us > budget else 'nothing')
         for k, v in vals.items():
             text = text.replace('{{%s}}' % k, v)
         L.append(text.rstrip())
