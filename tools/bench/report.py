@@ -572,18 +572,17 @@ def write(out, results, nruns, cost_path):
             per_sig = us_per_msg(runs, 'all')
             cost = (3.5 * per_sig + redis_batched
                     if per_sig and redis_batched else None)
+            bound = int(m['nproc']) * 1e6 / cost if cost else None
             vals['pair_transport_' + key] = fmt(
                 3.5 * per_sig if per_sig else None)
-            vals['pair_bound_' + key] = fmt(
-                int(m['nproc']) * 1e6 / cost if cost else None)
+            vals['pair_bound_' + key] = fmt(bound)
             if key == 'megle':
-                vals['pairs_of_bound'] = ratio(
-                    pairs, int(m['nproc']) * 1e6 / cost if cost else None)
+                vals['pairs_of_bound'] = ratio(pairs, bound)
                 vals['pair_redis_share'] = ratio(redis_batched, cost)
         all_us = us_per_msg(match, 'all', 'pairs_per_s')
         vals['pair_cores'] = fmt(all_us * 30000 / 1e6 if all_us else None,
                                  '', 1)
-        budget = int(m['nproc']) * 1e6 / 30000 #  µs per pair at 30 k/s
+        budget = int(m['nproc']) * 1e6 / 30000  # µs per pair at 30 k/s
         vals['pair_cut'] = ('%d %%' % round(100 * (1 - budget / all_us))
                             if all_us and all_us > budget else 'nothing')
         for k, v in vals.items():
