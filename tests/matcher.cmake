@@ -8,14 +8,10 @@ target_link_libraries (test_lua PRIVATE megle_matcher_core PkgConfig::HIREDIS
                        PkgConfig::CHECK project_options)
 target_include_directories (test_lua PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 #  test_batch also runs matcher/batch.c over the store (group commit).
-add_executable (test_batch test_batch.c ${PROJECT_SOURCE_DIR}/matcher/batch.c
-                ${PROJECT_SOURCE_DIR}/matcher/store.c
-                ${PROJECT_SOURCE_DIR}/matcher/redis_zloop.c)
-target_link_libraries (test_batch PRIVATE megle_matcher_core megle_common
-                       PkgConfig::CZMQ PkgConfig::ZMQ PkgConfig::HIREDIS
+add_executable (test_batch test_batch.c)
+target_link_libraries (test_batch PRIVATE megle_matcher_store
                        PkgConfig::CHECK project_options)
-target_include_directories (test_batch PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
-                            ${PROJECT_SOURCE_DIR})
+target_include_directories (test_batch PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 if (REDIS_SERVER)
     add_test (NAME redis.lua COMMAND test_lua ${REDIS_SERVER})
     set_tests_properties (redis.lua PROPERTIES TIMEOUT 120)
