@@ -75,7 +75,8 @@ struct _gateway_t {
     bool announced;        //  HELLO was sent: BYE is due at the end
     online_t *online;      //  the online count (online.h)
     uint64_t online_push;  //  the count s_push_online sends
-    bool online_scheduled; //  sul_online is pending
+    bool online_scheduled; //  sul_online is pending,
+    uint64_t online_due;   //  for then (monotonic ms)
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_heartbeat;
     lws_sorted_usec_list_t sul_online;
@@ -201,23 +202,27 @@ s_push_online (session_t *session, void *arg)
 static void s_online_timer (lws_sorted_usec_list_t *sul);
 
 //  Push the count to every client when online.h says so; when it says
-//  wait, ask again then.
+//  wait, ask again then (sooner than a check already due, if need be: a
+//  big change does not wait for a small one's longer delay).
 static void
 s_online_update (gateway_t *self)
 {
     if (self->stopping)
         return;
     int64_t count = 0;
-    uint64_t wait_ms = 0;
-    switch (online_next (self->online, roster_size (self->roster),
-                         clock_mono_ms (), &count, &wait_ms)) {
+    uint64_t wait_ms = 0, now = clock_mono_ms ();
+    switch (online_next (self->online, roster_size (self->roster), now, &count,
+                         &wait_ms)) {
     case ONLINE_PUSH:
         self->online_push = (uint64_t) count;
         roster_foreach (self->roster, s_push_online, self);
         break;
     case ONLINE_WAIT:
-        if (!self->online_scheduled) {
+        if (!self->online_scheduled || now + wait_ms < self->online_due) {
+            if (self->online_scheduled)
+                lws_sul_cancel (&self->sul_online);
             self->online_scheduled = true;
+            self->online_due = now + wait_ms;
             lws_sul_schedule (self->context, 0, &self->sul_online,
                               s_online_timer,
                               (lws_usec_t) wait_ms * LWS_US_PER_MS);

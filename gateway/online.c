@@ -12,7 +12,7 @@ struct _online_t {
     uint32_t reported;    //  live sessions in our last heartbeat
     int64_t pushed;       //  the count every client was last told; -1 =
                           //  none yet, or clients were told different ones
-    uint64_t next_ms;     //  monotonic ms the next push may go out
+    uint64_t pushed_ms;   //  monotonic ms of the last push, 0 = none
 };
 
 online_t *
@@ -79,12 +79,20 @@ online_next (online_t *self, size_t live, uint64_t now_ms, int64_t *count_p,
     int64_t count = online_count (self, live);
     if (count < 0 || count == self->pushed)
         return ONLINE_NONE;
-    if (now_ms < self->next_ms) {
-        *wait_ms_p = self->next_ms - now_ms;
+    uint64_t gap = self->interval_ms;
+    if (self->pushed >= 0) {
+        int64_t change =
+            count > self->pushed ? count - self->pushed : self->pushed - count;
+        if (change * 100 < self->pushed && gap < ONLINE_SMALL_MS)
+            gap = ONLINE_SMALL_MS;
+    }
+    uint64_t due = self->pushed_ms ? self->pushed_ms + gap : 0;
+    if (now_ms < due) {
+        *wait_ms_p = due - now_ms;
         return ONLINE_WAIT;
     }
     self->pushed = count;
-    self->next_ms = now_ms + self->interval_ms;
+    self->pushed_ms = now_ms ? now_ms : 1;
     *count_p = count;
     return ONLINE_PUSH;
 }

@@ -4,7 +4,12 @@
 //  one as of its last heartbeat; the count here swaps that share for the
 //  live one, so a newcomer counts itself at once. Every client hears the
 //  count when it changes, at most once per interval: a change within the
-//  interval goes out when it ends. A newcomer is told the count in its
+//  interval goes out when it ends. A small change (under 1 % of the count
+//  last pushed) waits for the longer ONLINE_SMALL_MS instead: with tens of
+//  thousands of clients on a gateway and people coming and going all the
+//  time, the count changes every few milliseconds, and a push a second
+//  would cost a message per client per second for a digit nobody reads.
+//  Below 100 users every change counts. A newcomer is told the count in its
 //  welcome; if that is not what the others were last pushed, the next
 //  count goes to everyone, even one equal to what the others heard (or the
 //  newcomer would keep a number nobody corrects).
@@ -21,13 +26,17 @@
 
 typedef struct _online_t online_t;
 
+//  The longest a changed count waits: changes under 1 % of it.
+#define ONLINE_SMALL_MS 10000
+
 typedef enum {
     ONLINE_NONE = 0, //  nothing to push
     ONLINE_PUSH = 1, //  push *count_p to every client now
     ONLINE_WAIT = 2, //  a push is due in *wait_ms_p: ask again then
 } online_action_t;
 
-//  A tracker that pushes at most once per interval_ms (>= 1), with no
+//  A tracker that pushes at most once per interval_ms (>= 1; small
+//  changes once per ONLINE_SMALL_MS or interval_ms if longer), with no
 //  total yet. NULL if out of memory. The caller owns it.
 online_t *online_new (uint32_t interval_ms);
 

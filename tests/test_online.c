@@ -1,6 +1,7 @@
 //  test_online - the gateway's "users online" count: the matcher's total
 //  corrected for this gateway's live sessions, pushed on changes at most
-//  once per interval, and a newcomer told a count the others were not.
+//  once per interval (small changes less often), and a newcomer told a
+//  count the others were not.
 
 #include "online.h"
 #include "check_main.h"
@@ -95,6 +96,48 @@ START_TEST (test_newcomer_corrected)
 }
 END_TEST
 
+//  Under 1 % of the count last pushed, a change waits ONLINE_SMALL_MS; a
+//  bigger one (or any below 100 users) the interval, even after a small
+//  one started waiting.
+START_TEST (test_small_changes_wait_longer)
+{
+    online_t *online = online_new (INTERVAL);
+    int64_t count;
+    uint64_t wait;
+    online_set_total (online, 5000);
+    online_set_reported (online, 0);
+    ck_assert_int_eq (s_next (online, 0, 5000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 5000);
+    //  +49 (under 1 % of 5000): waits 10 s from the push
+    ck_assert_int_eq (s_next (online, 49, 5100, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, ONLINE_SMALL_MS - 100);
+    //  +50 (1 %): the interval
+    ck_assert_int_eq (s_next (online, 50, 5200, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, INTERVAL - 200);
+    //  +49 again: 10 s again, even past the interval
+    ck_assert_int_eq (s_next (online, 49, 5900, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, ONLINE_SMALL_MS - 900);
+    ck_assert_int_eq (s_next (online, 49, 6000, &count, &wait), ONLINE_WAIT);
+    ck_assert_int_eq (s_next (online, 50, 6000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 5050);
+    //  back by 1: pushed 10 s after the last push, not before
+    ck_assert_int_eq (s_next (online, 49, 15999, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, 1);
+    ck_assert_int_eq (s_next (online, 49, 16000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 5049);
+    online_destroy (&online);
+
+    //  99 users: a change of 1 is over 1 %
+    online = online_new (INTERVAL);
+    online_set_total (online, 99);
+    online_set_reported (online, 0);
+    ck_assert_int_eq (s_next (online, 0, 5000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (s_next (online, 1, 5500, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, 500);
+    online_destroy (&online);
+}
+END_TEST
+
 static Suite *
 s_suite (void)
 {
@@ -103,6 +146,7 @@ s_suite (void)
     tcase_add_test (tc, test_count);
     tcase_add_test (tc, test_once_per_interval);
     tcase_add_test (tc, test_newcomer_corrected);
+    tcase_add_test (tc, test_small_changes_wait_longer);
     suite_add_tcase (suite, tc);
     return suite;
 }
