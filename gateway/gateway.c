@@ -461,7 +461,7 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
     *slot_p = session;
 
     size_t len = 0;
-    int64_t online = online_count (self->online, roster_size (self->roster));
+    int64_t online = online_welcome (self->online, roster_size (self->roster));
     size_t ice_len = 0;
     char *ice = turn_ice_servers (self->turn, session_id (session),
                                   clock_wall_ms () / 1000, &ice_len);
@@ -472,7 +472,6 @@ gateway_session_open (gateway_t *self, struct lws *wsi, session_t **slot_p,
     if (online >= 0) {
         buf = envelope_online (LWS_PRE, (uint64_t) online, &len);
         gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ONLINE);
-        online_told_one (self->online, online);
     }
     s_online_update (self); //  the others hear of the newcomer
 

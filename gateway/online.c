@@ -4,6 +4,7 @@
 #include "online.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 struct _online_t {
@@ -61,12 +62,28 @@ online_count (const online_t *self, size_t live)
     return count < here ? here : count;
 }
 
-void
-online_told_one (online_t *self, int64_t count)
+//  Whether count is within 1 % of the count everyone was last pushed.
+static bool
+s_small (const online_t *self, int64_t count)
+{
+    if (self->pushed < 0)
+        return false;
+    int64_t change =
+        count > self->pushed ? count - self->pushed : self->pushed - count;
+    return change * 100 < self->pushed;
+}
+
+int64_t
+online_welcome (online_t *self, size_t live)
 {
     assert (self);
-    if (count != self->pushed)
-        self->pushed = -1;
+    int64_t count = online_count (self, live);
+    if (count < 0)
+        return -1;
+    if (s_small (self, count))
+        return self->pushed; //  what everyone heard
+    self->pushed = -1;       //  the next count goes to everyone
+    return count;
 }
 
 online_action_t
@@ -80,12 +97,8 @@ online_next (online_t *self, size_t live, uint64_t now_ms, int64_t *count_p,
     if (count < 0 || count == self->pushed)
         return ONLINE_NONE;
     uint64_t gap = self->interval_ms;
-    if (self->pushed >= 0) {
-        int64_t change =
-            count > self->pushed ? count - self->pushed : self->pushed - count;
-        if (change * 100 < self->pushed && gap < ONLINE_SMALL_MS)
-            gap = ONLINE_SMALL_MS;
-    }
+    if (s_small (self, count) && gap < ONLINE_SMALL_MS)
+        gap = ONLINE_SMALL_MS;
     uint64_t due = self->pushed_ms ? self->pushed_ms + gap : 0;
     if (now_ms < due) {
         *wait_ms_p = due - now_ms;

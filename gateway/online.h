@@ -9,8 +9,10 @@
 //  thousands of clients on a gateway and people coming and going all the
 //  time, the count changes every few milliseconds, and a push a second
 //  would cost a message per client per second for a digit nobody reads.
-//  Below 100 users every change counts. A newcomer is told the count in its
-//  welcome; if that is not what the others were last pushed, the next
+//  Below 100 users every change counts. A newcomer is told a count in its
+//  welcome: the one everyone was last pushed while the live count is
+//  within 1 % of it (so arrivals do not defeat the longer wait), else the
+//  live count; then, as that is not what the others were pushed, the next
 //  count goes to everyone, even one equal to what the others heard (or the
 //  newcomer would keep a number nobody corrects).
 //
@@ -53,8 +55,9 @@ void online_set_reported (online_t *self, uint32_t reported);
 //  before the first PULSE.
 int64_t online_count (const online_t *self, size_t live);
 
-//  A newcomer was told `count` on its own (its welcome).
-void online_told_one (online_t *self, int64_t count);
+//  The count to tell a newcomer on its own (its welcome), with `live`
+//  sessions here counting it, or -1 before the first PULSE (see above).
+int64_t online_welcome (online_t *self, size_t live);
 
 //  What to do at now_ms with `live` sessions here. ONLINE_PUSH: the count
 //  is recorded as pushed and the interval starts again.

@@ -81,17 +81,40 @@ START_TEST (test_newcomer_corrected)
     ck_assert_int_eq (s_next (online, 2, 5000, &count, &wait), ONLINE_PUSH);
     ck_assert_int_eq (count, 2);
     //  the newcomer's welcome says 3, the others heard 2
-    ck_assert_int_eq (online_count (online, 3), 3);
-    online_told_one (online, 3);
+    ck_assert_int_eq (online_welcome (online, 3), 3);
     ck_assert_int_eq (s_next (online, 3, 5010, &count, &wait), ONLINE_WAIT);
     //  someone leaves: 2 again, which the newcomer was never told
     ck_assert_int_eq (s_next (online, 2, 5020, &count, &wait), ONLINE_WAIT);
     ck_assert_int_eq (s_next (online, 2, 6000, &count, &wait), ONLINE_PUSH);
     ck_assert_int_eq (count, 2);
     ck_assert_int_eq (s_next (online, 2, 7000, &count, &wait), ONLINE_NONE);
-    //  a newcomer told what everyone heard changes nothing
-    online_told_one (online, 2);
-    ck_assert_int_eq (s_next (online, 2, 8000, &count, &wait), ONLINE_NONE);
+    online_destroy (&online);
+}
+END_TEST
+
+//  At scale a newcomer within 1 % of the count everyone heard is told that
+//  count, so arrivals do not cut the longer wait short; past 1 % it is
+//  told the live count, and everyone hears it within the interval.
+START_TEST (test_newcomer_at_scale)
+{
+    online_t *online = online_new (INTERVAL);
+    int64_t count;
+    uint64_t wait;
+    online_set_total (online, 5000);
+    online_set_reported (online, 0);
+    ck_assert_int_eq (s_next (online, 0, 5000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (online_welcome (online, 1), 5000);
+    ck_assert_int_eq (s_next (online, 1, 5100, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, ONLINE_SMALL_MS - 100);
+    ck_assert_int_eq (online_welcome (online, 50), 5050);
+    ck_assert_int_eq (s_next (online, 50, 5200, &count, &wait), ONLINE_WAIT);
+    ck_assert_uint_eq (wait, INTERVAL - 200);
+    ck_assert_int_eq (s_next (online, 50, 6000, &count, &wait), ONLINE_PUSH);
+    ck_assert_int_eq (count, 5050);
+    //  before the first PULSE there is nothing to tell
+    online_destroy (&online);
+    online = online_new (INTERVAL);
+    ck_assert_int_eq (online_welcome (online, 1), -1);
     online_destroy (&online);
 }
 END_TEST
@@ -146,6 +169,7 @@ s_suite (void)
     tcase_add_test (tc, test_count);
     tcase_add_test (tc, test_once_per_interval);
     tcase_add_test (tc, test_newcomer_corrected);
+    tcase_add_test (tc, test_newcomer_at_scale);
     tcase_add_test (tc, test_small_changes_wait_longer);
     suite_add_tcase (suite, tc);
     return suite;
