@@ -22,6 +22,21 @@ s_next (online_t *online, size_t live, uint64_t now, int64_t *count,
     return online_next (online, live, now, count, wait);
 }
 
+//  A tracker with the matcher's total and this gateway's last report,
+//  which pushed its first count (returned in *first) at 5000 ms with live
+//  sessions here.
+static online_t *
+s_pushed (int64_t total, uint32_t reported, size_t live, int64_t *first)
+{
+    online_t *online = online_new (INTERVAL);
+    ck_assert_ptr_nonnull (online);
+    online_set_total (online, total);
+    online_set_reported (online, reported);
+    uint64_t wait;
+    ck_assert_int_eq (s_next (online, live, 5000, first, &wait), ONLINE_PUSH);
+    return online;
+}
+
 START_TEST (test_count)
 {
     online_t *online = online_new (INTERVAL);
@@ -46,12 +61,9 @@ END_TEST
 
 START_TEST (test_once_per_interval)
 {
-    online_t *online = online_new (INTERVAL);
     int64_t count;
     uint64_t wait;
-    online_set_total (online, 1);
-    online_set_reported (online, 1);
-    ck_assert_int_eq (s_next (online, 1, 5000, &count, &wait), ONLINE_PUSH);
+    online_t *online = s_pushed (1, 1, 1, &count);
     ck_assert_int_eq (count, 1);
     //  unchanged: nothing
     ck_assert_int_eq (s_next (online, 1, 5001, &count, &wait), ONLINE_NONE);
@@ -73,12 +85,9 @@ END_TEST
 //  then back to 2 within the interval: 2 still goes to everyone.
 START_TEST (test_newcomer_corrected)
 {
-    online_t *online = online_new (INTERVAL);
     int64_t count;
     uint64_t wait;
-    online_set_total (online, 1);
-    online_set_reported (online, 1);
-    ck_assert_int_eq (s_next (online, 2, 5000, &count, &wait), ONLINE_PUSH);
+    online_t *online = s_pushed (1, 1, 2, &count);
     ck_assert_int_eq (count, 2);
     //  the newcomer's welcome says 3, the others heard 2
     ck_assert_int_eq (online_welcome (online, 3), 3);
@@ -97,12 +106,9 @@ END_TEST
 //  told the live count, and everyone hears it within the interval.
 START_TEST (test_newcomer_at_scale)
 {
-    online_t *online = online_new (INTERVAL);
     int64_t count;
     uint64_t wait;
-    online_set_total (online, 5000);
-    online_set_reported (online, 0);
-    ck_assert_int_eq (s_next (online, 0, 5000, &count, &wait), ONLINE_PUSH);
+    online_t *online = s_pushed (5000, 0, 0, &count);
     ck_assert_int_eq (online_welcome (online, 1), 5000);
     ck_assert_int_eq (s_next (online, 1, 5100, &count, &wait), ONLINE_WAIT);
     ck_assert_uint_eq (wait, ONLINE_SMALL_MS - 100);
@@ -124,12 +130,9 @@ END_TEST
 //  one started waiting.
 START_TEST (test_small_changes_wait_longer)
 {
-    online_t *online = online_new (INTERVAL);
     int64_t count;
     uint64_t wait;
-    online_set_total (online, 5000);
-    online_set_reported (online, 0);
-    ck_assert_int_eq (s_next (online, 0, 5000, &count, &wait), ONLINE_PUSH);
+    online_t *online = s_pushed (5000, 0, 0, &count);
     ck_assert_int_eq (count, 5000);
     //  +49 (under 1 % of 5000): waits 10 s from the push
     ck_assert_int_eq (s_next (online, 49, 5100, &count, &wait), ONLINE_WAIT);
