@@ -130,9 +130,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+#  free_port: a free port on 127.0.0.1 this run has not handed out yet.
+free_port() { "$ROOT/scripts/free-port" "$WORK/ports"; }
 
 #  wait_for SECONDS CMD...: run CMD until it succeeds or the time is up.
 wait_for() {

@@ -30,9 +30,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 500)) ]; then
     exit 77
 fi
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { "$ROOT/scripts/free-port" "$WORK/ports"; }
 #  wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
 wait_until() {
     local deadline=$(( $(date +%s) + $1 )); shift

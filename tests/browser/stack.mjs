@@ -11,6 +11,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { freePort } from '../lib/ports.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const sourceDir = process.env.MEGLE_SOURCE_DIR ?? path.resolve(here, '..', '..');
@@ -32,18 +34,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
-// A TCP port that was free on 127.0.0.1 a moment ago.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// freePort: tests/lib/ports.mjs (re-exported for the browser tests).
+export { freePort };
 
 // Poll fn() (async, truthy = done) every intervalMs until timeoutMs passes.
 // alive() is called before each try; what it throws ends the wait at once

@@ -57,6 +57,7 @@ cleanup() {
     say "docker compose down -v"
     [ -z "${cid:-}" ] || docker rm -f "$cid" >/dev/null 2>&1 || true
     down_all "$project" 20
+    [ -z "${ports:-}" ] || rm -f "$ports"
     exit $rc
 }
 #  down_all PROJECT TIMEOUT: remove PROJECT, PROJECT-g and PROJECT-m.
@@ -80,11 +81,9 @@ for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' \
     kill -0 "${p#megle-test-}" 2>/dev/null || down_all "$p" 5
 done
 
-#  free_port ADDR: a free TCP port on ADDR.
-free_port() {
-    node -e "const s=require('net').createServer();
-s.listen(0,'$1',()=>{console.log(s.address().port);s.close()})"
-}
+#  free_port ADDR: a free TCP port on ADDR, never the same twice.
+ports=$(mktemp "${TMPDIR:-/tmp}/megle-compose-ports.XXXXXX")
+free_port() { "$repo/scripts/free-port" "$ports" "$1"; }
 MEGLE_PORT=$(free_port 127.0.0.1)
 export MEGLE_PORT
 #  Every gateway the same salt, as documented.

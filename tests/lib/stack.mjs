@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { connect } from './client.mjs';
+import { freePort } from './ports.mjs';
 import { startCluster } from './cluster.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -80,17 +81,8 @@ export async function waitFor(fn, { timeout = 5000, interval = 15,
 //  ---------------------------------------------------------------------
 //  Ports
 
-export function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
+//  freePort: tests/lib/ports.mjs (re-exported for the tests).
+export { freePort };
 
 //  ---------------------------------------------------------------------
 //  A tiny RESP (Redis protocol) client: enough for PING, SCAN, SMEMBERS,

@@ -25,9 +25,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { "$ROOT/scripts/free-port" "$WORK/ports"; }
 wait_for() {
     local deadline=$(( $(date +%s) + $1 )); shift
     until "$@" >/dev/null 2>&1; do
