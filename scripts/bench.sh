@@ -130,19 +130,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-#  free_port: a free port on 127.0.0.1 this run has not handed out yet.
-free_port() { "$ROOT/scripts/free-port" "$WORK/ports"; }
-
-#  wait_for SECONDS CMD...: run CMD until it succeeds or the time is up.
-wait_for() {
-    local deadline=$(( $(date +%s) + $1 )); shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.05
-    done
-}
-
-ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz")" = 200 ]; }
+#  free_port, wait_for, ready
+. "$ROOT/scripts/lib.sh"
 
 #  start_stack NGW: redis, $MATCHERS matchers, NGW gateways; sets URLS,
 #  PIDSPEC and GW_PORTS.
@@ -320,6 +309,9 @@ log "cost model: callgrind"
 "$ROOT/tools/bench/cost.sh" "$BUILD" "${SERVERS:-$BUILD}" \
     >"$WORK/cost.json" 2>"$WORK/cost.log" || { log "cost.sh failed"; tail -5 "$WORK/cost.log" >&2; }
 cp "$WORK/cost.json" "$RESULTS/cost.model" 2>/dev/null || true
+#  This run's machine state, not an earlier run's into the same --results
+#  (report.py keeps it there for later rewrites of the document).
+rm -f "$RESULTS/machine.meta"
 python3 "$ROOT/tools/bench/report.py" --write "$OUT" --runs "$RUNS" \
     --cost "$RESULTS/cost.model" "$RESULTS"
 log "wrote $OUT"

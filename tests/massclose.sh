@@ -30,15 +30,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 500)) ]; then
     exit 77
 fi
 
-free_port() { "$ROOT/scripts/free-port" "$WORK/ports"; }
-#  wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
-wait_until() {
-    local deadline=$(( $(date +%s) + $1 )); shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-}
+#  free_port, wait_for, ready
+. "$ROOT/scripts/lib.sh"
 #  The gateway's open WebSockets (its /metrics), "?" if it does not answer.
 conns() {
     local v
@@ -47,13 +40,12 @@ conns() {
     echo "${v:-?}"
 }
 no_conns() { [ "$(conns)" = 0 ]; }
-ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP/readyz")" = 200 ]; }
 
 RP=$(free_port)
 redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
              --loglevel warning >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
-wait_until 10 redis-cli -p "$RP" ping
+wait_for 10 redis-cli -p "$RP" ping
 BI=tcp://127.0.0.1:$(free_port)
 BO=tcp://127.0.0.1:$(free_port)
 MEGLE_REDIS_URL=redis://127.0.0.1:$RP MEGLE_BUS_IN=$BI MEGLE_BUS_OUT=$BO \
@@ -68,7 +60,7 @@ MEGLE_HTTP=127.0.0.1:$HTTP MEGLE_GATEWAY_ID=gw-1 MEGLE_BUS_IN=$BI \
     "$GATEWAY" >"$WORK/gateway.log" 2>&1 &
 GW=$!
 PIDS+=($GW)
-wait_until 20 ready || { echo "massclose: gateway not ready"; tail -5 "$WORK/gateway.log"; exit 1; }
+wait_for 20 ready "$HTTP" || { echo "massclose: gateway not ready"; tail -5 "$WORK/gateway.log"; exit 1; }
 
 #  megle-bench holds the connections (with pings) and exits: every socket
 #  closes at once.
@@ -76,7 +68,7 @@ wait_until 20 ready || { echo "massclose: gateway not ready"; tail -5 "$WORK/gat
     >"$WORK/bench.log" 2>&1 || { cat "$WORK/bench.log"; exit 1; }
 grep -E "held" "$WORK/bench.log" || true
 t0=$(date +%s.%N)
-if ! wait_until "$DEADLINE_S" no_conns; then
+if ! wait_for "$DEADLINE_S" no_conns; then
     echo "massclose: the gateway still has $(conns) of $N connections" \
          "${DEADLINE_S} s after the clients left (CPU time: $(ps -o time= -p "$GW"))"
     kill -KILL "$GW" 2>/dev/null || true #  a spinning gateway ignores SIGTERM

@@ -25,15 +25,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { "$ROOT/scripts/free-port" "$WORK/ports"; }
-wait_for() {
-    local deadline=$(( $(date +%s) + $1 )); shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-}
-ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/readyz")" = 200 ]; }
+#  free_port, wait_for, ready
+. "$ROOT/scripts/lib.sh"
 
 #  measure NAME BENCH_ARGS...: prints "gw_ir matcher_ir bench_json_file"
 measure() {
