@@ -105,7 +105,18 @@ def ratio(a, b):
     return '%.0f %%' % (100.0 * a / b)
 
 
-def machine():
+def machine(results=None):
+    """The machine and its state now; or, given RESULTS, when the report
+    was first written from them: kept there (machine.meta, JSON) on the
+    first write (bench.sh's, right after the runs), so that a report
+    written again from the same results (a changed analysis.md) keeps the
+    load average and date of the measurement, not of the rewrite."""
+    path = results and os.path.join(results, 'machine.meta')
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (TypeError, OSError, ValueError):
+        pass
     cpu = 'unknown'
     try:
         with open('/proc/cpuinfo') as f:
@@ -122,9 +133,13 @@ def machine():
                                capture_output=True, text=True).stdout.strip()
     except OSError:
         redis = 'unknown'
-    return {'nproc': os.cpu_count(), 'cpu': cpu, 'kernel': platform.release(),
-            'load': load_avg, 'redis': redis,
-            'date': time.strftime('%Y-%m-%d %H:%M %Z')}
+    m = {'nproc': os.cpu_count(), 'cpu': cpu, 'kernel': platform.release(),
+         'load': load_avg, 'redis': redis,
+         'date': time.strftime('%Y-%m-%d %H:%M %Z')}
+    if path:
+        with open(path, 'w') as f:
+            json.dump(m, f)
+    return m
 
 
 def cpu_line(runs):
@@ -214,7 +229,7 @@ def floor_cpu_line(runs):
 
 def write(out, results, nruns, cost_path):
     d = load(results)
-    m = machine()
+    m = machine(results)
     c = d.get('ceiling', [])
     conns, match = d.get('conns', []), d.get('match', [])
     half, relay = d.get('match_half', []), d.get('relay', [])
