@@ -3,32 +3,17 @@
 //
 //  The gateway holds only live connections. It forwards each client event
 //  to the matcher as a bus frame (inbox.c) and turns the matcher's frames
-//  into client events; the matcher decides everything. What the gateway
-//  keeps of a session's partner and match only filters late frames: a
-//  signal, chat, typing flag or partner_left that belongs to a match the
-//  session has already left is dropped, never shown to the browser. The
+//  into client events (outbox.c); the matcher decides everything. The
 //  online count comes with the matcher's PULSE; the gateway pushes it to
-//  its clients when it changes, at most once per GATEWAY_ONLINE_MS.
-//
-//  lws setup: one vhost with three protocols. "megle" (WebSocket, ws.c) is
-//  first, so it is the vhost's default protocol: lws binds a WebSocket
-//  upgrade that carries no Sec-WebSocket-Protocol header (browsers'
-//  `new WebSocket(url)`, Go-megle) to the default protocol whatever the
-//  path, so ws.c refuses upgrades on any path but /ws in
-//  LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION. "megle-http" answers the
-//  /healthz, /readyz and /metrics callback mounts (http.c); the "/" mount
-//  serves web_root. "megle-bus" is the raw protocol of the adopted ZeroMQ
-//  descriptor (bus.c). The latter two refuse WebSocket upgrades too, as a
-//  client may name them in Sec-WebSocket-Protocol.
+//  its clients when it changes (online.h says when). Its one lws vhost is
+//  described in vhost.h.
 
 #include "gateway.h"
 
 #include <assert.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "clock.h"
 #include "envelope.h"
@@ -39,18 +24,13 @@
 #include "log.h"
 #include "online.h"
 #include "turn.h"
+#include "vhost.h"
 #include "ws.h"
 
-#define GATEWAY_TICK_US       (200 * LWS_US_PER_MS) //  safety-net bus drain
-#define GATEWAY_RX_BUFFER     164   //  per-connection lws rx buffer
-#define GATEWAY_SERV_BUF      16384 //  per-thread lws scratch buffer
-#define GATEWAY_TX_PACKET     65536 //  largest single send () per message
-#define GATEWAY_ROSTER_HINT   1024
-#define GATEWAY_PROTOCOL_WS   "megle"
-#define GATEWAY_PROTOCOL_HTTP "megle-http"
-#define GATEWAY_PROTOCOL_BUS  "megle-bus"
-#define GATEWAY_PROTO_LISTEN  "megle-listen"
-#define GATEWAY_ONLINE_MS     1000 //  online pushes: at most one a second
+#define GATEWAY_TICK_US     (200 * LWS_US_PER_MS) //  safety-net bus drain
+#define GATEWAY_SERV_BUF    16384 //  per-thread lws scratch buffer
+#define GATEWAY_ROSTER_HINT 1024
+#define GATEWAY_ONLINE_MS   1000 //  online pushes: at most one a second
 
 struct _gateway_t {
     config_t config;
@@ -80,10 +60,7 @@ struct _gateway_t {
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_heartbeat;
     lws_sorted_usec_list_t sul_online;
-    //  lws keeps pointers to these for the life of the vhost
-    struct lws_protocols protocols[5];
-    struct lws_http_mount mounts[4];
-    struct lws_protocol_vhost_options mimetypes[3];
+    vhost_t desc; //  lws keeps pointers into it for the vhost's life
 };
 
 static const char *s_in_names[GATEWAY_IN_COUNT] = {
@@ -114,15 +91,6 @@ const char *
 gateway_error_name (int i)
 {
     return i >= 0 && i < GATEWAY_ERROR_CODES ? s_error_names[i] : "?";
-}
-
-static int
-s_error_index (const char *code)
-{
-    for (int i = 0; i < GATEWAY_ERROR_CODES - 1; i++)
-        if (strcmp (code, s_error_names[i]) == 0)
-            return i;
-    return GATEWAY_ERROR_CODES - 1;
 }
 
 frame_t *
@@ -241,200 +209,17 @@ s_online_timer (lws_sorted_usec_list_t *sul)
     s_online_update (self);
 }
 
-// ---------------------------------------------------------------------
-//  Frames from the matcher
-
-//  match_found for the session: time since its find_match, if pending.
-static void
-s_observe_match (gateway_t *self, session_t *session)
+void
+gateway_pulse (gateway_t *self, uint32_t total)
 {
-    uint64_t start = session_find_start (session);
-    if (start == 0)
-        return;
-    session_set_find_start (session, 0);
-    metrics_hist_observe (&self->stats.time_to_match,
-                          (double) (clock_mono_us () - start) / 1e6);
-}
-
-//  A relayed signal reached the browser's queue: the matcher copies the
-//  sender gateway's SIGNAL time into DELIVER (wall clocks, same host or
-//  NTP-synchronised hosts; a clock behind counts as 0).
-static void
-s_observe_relay (gateway_t *self, const frame_t *frame)
-{
-    uint64_t now = clock_wall_ms ();
-    if (frame->time_ms == 0)
-        return;
-    double seconds =
-        now > frame->time_ms ? (double) (now - frame->time_ms) / 1e3 : 0;
-    metrics_hist_observe (&self->stats.signal_relay, seconds);
-}
-
-static void
-s_on_frame (void *arg, frame_t **frame_p)
-{
-    gateway_t *self = arg;
-    frame_t *frame = *frame_p;
-    if (frame->kind == FRAME_RESET) {
-        gateway_reset (self); //  reset.c
-        return;
-    }
-    if (frame->kind == FRAME_PULSE) {
-        self->pulse_ms = clock_mono_ms ();
-        online_set_total (self->online, frame->flags);
-        s_online_update (self);
-        return;
-    }
-    session_t *session = roster_find (self->roster, frame->session);
-    if (!session) {
-        log_debug ("gateway: %s frame for unknown session '%s' ignored",
-                   frame_kind_name (frame->kind), frame->session);
-        return;
-    }
-    const char *current = session_match (session);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    switch (frame->kind) {
-    case FRAME_WAITING:
-        session_set_state (session, SESSION_WAITING);
-        buf = envelope_waiting (LWS_PRE, &len);
-        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_WAITING);
-        break;
-    case FRAME_MATCHED:
-        if (session_set_partner (session, frame->peer, frame->match)) {
-            log_warn ("session %s: matched frame with overlong ids dropped",
-                      session_id (session));
-            break;
-        }
-        s_observe_match (self, session);
-        buf = envelope_match_found (LWS_PRE, frame->peer,
-                                    (frame->flags & FRAME_F_INITIATOR) != 0,
-                                    frame->match, frame->type, frame->payload,
-                                    frame->payload_len, &len);
-        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_MATCH_FOUND);
-        break;
-    case FRAME_DELIVER:
-        if (current[0] == '\0' || strcmp (frame->match, current) != 0) {
-            self->stats.stale++;
-            break;
-        }
-        if (frame->payload_len)
-            buf = envelope_signal (LWS_PRE, frame->peer, frame->type,
-                                   frame->payload, frame->payload_len, &len);
-        else //  never emit invalid JSON, whatever came in
-            buf = envelope_signal (LWS_PRE, frame->peer, frame->type,
-                                   (const uint8_t *) "null", 4, &len);
-        if (gateway_deliver (self, session, &buf, len, GATEWAY_OUT_SIGNAL) == 0)
-            s_observe_relay (self, frame);
-        break;
-    case FRAME_CHAT_OUT:
-    case FRAME_TYPING_OUT:
-        //  Like a signal: only inside the match it was sent in.
-        if (current[0] == '\0' || strcmp (frame->match, current) != 0) {
-            self->stats.stale++;
-            break;
-        }
-        if (frame->kind == FRAME_CHAT_OUT) {
-            buf = envelope_chat (LWS_PRE, frame->peer, frame->payload,
-                                 frame->payload_len, &len);
-            gateway_deliver (self, session, &buf, len, GATEWAY_OUT_CHAT);
-        } else {
-            buf = envelope_typing (LWS_PRE, frame->peer,
-                                   (frame->flags & FRAME_F_TYPING) != 0, &len);
-            gateway_deliver (self, session, &buf, len, GATEWAY_OUT_TYPING);
-        }
-        break;
-    case FRAME_PARTNER_LEFT:
-        if (frame->match[0] && strcmp (frame->match, current) != 0) {
-            self->stats.stale++;
-            break;
-        }
-        session_clear_partner (session);
-        buf = envelope_partner_left (LWS_PRE, frame->peer, &len);
-        gateway_deliver (self, session, &buf, len, GATEWAY_OUT_PARTNER_LEFT);
-        break;
-    case FRAME_ENDED:
-        session_set_find_start (session, 0); //  a leave while waiting
-        if (frame->match[0] == '\0' || strcmp (frame->match, current) == 0)
-            session_clear_partner (session);
-        break;
-    case FRAME_ERROR: {
-        //  Not waiting: the error may answer the find (no time to match).
-        if (session_state (session) != SESSION_WAITING)
-            session_set_find_start (session, 0);
-        char message[256];
-        size_t n = frame->payload_len < sizeof message - 1 ? frame->payload_len
-                                                           : sizeof message - 1;
-        if (n)
-            memcpy (message, frame->payload, n);
-        message[n] = '\0';
-        gateway_send_error_retry (self, session, frame->type, message,
-                                  frame->flags);
-        break;
-    }
-    default:
-        log_debug ("gateway: unexpected %s frame ignored",
-                   frame_kind_name (frame->kind));
-        break;
-    }
+    assert (self);
+    self->pulse_ms = clock_mono_ms ();
+    online_set_total (self->online, total);
+    s_online_update (self);
 }
 
 // ---------------------------------------------------------------------
 //  Sessions
-
-int
-gateway_deliver (gateway_t *self, session_t *session, uint8_t **buf_p,
-                 size_t len, gateway_out_t event)
-{
-    assert (self);
-    assert (session);
-    struct lws *wsi = session_conn (session);
-    if (!*buf_p) {
-        log_error ("session %s: out of memory building %s",
-                   session_id (session), gateway_out_name (event));
-        return -1;
-    }
-    //  Straight to the socket when nothing waits before it (ws.h).
-    int sent = ws_send (self, session, buf_p, len);
-    if (sent != 0) {
-        if (sent > 0 && event < GATEWAY_OUT_COUNT)
-            self->stats.out[event]++;
-        return sent > 0 ? 0 : -1;
-    }
-    bool was_overflowed = session_overflowed (session);
-    if (session_push (session, buf_p, LWS_PRE, len)) {
-        if (!was_overflowed) {
-            log_warn ("session %s: %zu messages (%zu bytes) unsent, closing",
-                      session_id (session), session_queued (session),
-                      session_queued_bytes (session));
-            lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        }
-        return -1;
-    }
-    if (event < GATEWAY_OUT_COUNT)
-        self->stats.out[event]++;
-    lws_callback_on_writable (wsi);
-    return 0;
-}
-
-void
-gateway_send_error (gateway_t *self, session_t *session, const char *code,
-                    const char *message)
-{
-    gateway_send_error_retry (self, session, code, message, 0);
-}
-
-void
-gateway_send_error_retry (gateway_t *self, session_t *session, const char *code,
-                          const char *message, uint32_t retry_after_ms)
-{
-    assert (self);
-    size_t len = 0;
-    uint8_t *buf =
-        envelope_error_retry (LWS_PRE, code, message, retry_after_ms, &len);
-    if (gateway_deliver (self, session, &buf, len, GATEWAY_OUT_ERROR) == 0)
-        self->stats.errors[s_error_index (code)]++;
-}
 
 void
 gateway_count_in (gateway_t *self, gateway_in_t event)
@@ -600,88 +385,6 @@ gateway_ready (gateway_t *self)
 // ---------------------------------------------------------------------
 //  Life cycle
 
-static void
-s_setup_protocols (gateway_t *self)
-{
-    struct lws_protocols *p = self->protocols;
-    memset (p, 0, sizeof self->protocols);
-    //  First = the vhost's default: WebSockets without a subprotocol.
-    p[0].name = GATEWAY_PROTOCOL_WS;
-    p[0].callback = ws_callback;
-    p[0].per_session_data_size = ws_session_size ();
-    //  lws allocates rx_buffer_size + LWS_PRE + 4 bytes per connection
-    //  and reads the socket rx_buffer_size + LWS_PRE bytes at a time: 164
-    //  makes that a 192-byte malloc chunk (glibc's 8-byte header
-    //  included). At 10 k idle connections: 512 gave ~2,300 B per
-    //  connection, 228 (a 256-byte chunk) ~2,080, 164 ~1,900; flat-out
-    //  relay over 3 gateways was the same within noise, at ~7 % more
-    //  gateway CPU per signal than 512 (tools/bench/analysis.md).
-    p[0].rx_buffer_size = GATEWAY_RX_BUFFER;
-    //  Unset, lws would also cut every send () to rx_buffer_size bytes and
-    //  buffer the rest (a 3 KB SDP: 13 sends, 13 writable callbacks).
-    p[0].tx_packet_size = GATEWAY_TX_PACKET;
-    p[1].name = GATEWAY_PROTOCOL_HTTP;
-    p[1].callback = http_callback;
-    p[1].per_session_data_size = http_session_size ();
-    p[2].name = GATEWAY_PROTOCOL_BUS;
-    p[2].callback = bus_callback;
-    p[3].name = GATEWAY_PROTO_LISTEN; //  our own listening socket
-    p[3].callback = listener_callback;
-    //  p[4] stays zero: the terminator
-
-    //  lws knows .js but not .mjs; browsers refuse ES modules served
-    //  without a JavaScript MIME type.
-    struct lws_protocol_vhost_options *mime = self->mimetypes;
-    memset (mime, 0, sizeof self->mimetypes);
-    mime[0].name = ".mjs";
-    mime[0].value = "text/javascript";
-    mime[0].next = &mime[1];
-    mime[1].name = ".webmanifest";
-    mime[1].value = "application/manifest+json";
-    mime[1].next = &mime[2];
-    mime[2].name = ".wasm";
-    mime[2].value = "application/wasm";
-
-    struct lws_http_mount *m = self->mounts;
-    memset (m, 0, sizeof self->mounts);
-    static const char *endpoints[3] = {"/healthz", "/readyz", "/metrics"};
-    for (int i = 0; i < 3; i++) {
-        m[i].mount_next = &m[i + 1];
-        m[i].mountpoint = endpoints[i];
-        m[i].mountpoint_len = (unsigned char) strlen (endpoints[i]);
-        m[i].origin = GATEWAY_PROTOCOL_HTTP;
-        m[i].protocol = GATEWAY_PROTOCOL_HTTP;
-        m[i].origin_protocol = LWSMPRO_CALLBACK;
-    }
-    m[3].mountpoint = "/";
-    m[3].mountpoint_len = 1;
-    m[3].origin = self->config.web_root;
-    m[3].def = "index.html";
-    m[3].origin_protocol = LWSMPRO_FILE;
-    m[3].extra_mimetypes = mime;
-}
-
-//  The address to listen on for host: NULL for any address; a numeric
-//  address as is; a host name resolved to its first numeric address;
-//  anything else as given (the listener then refuses it).
-static const char *
-s_iface (const char *host, char *buf, size_t size)
-{
-    if (host[0] == '\0' || strcmp (host, "0.0.0.0") == 0)
-        return NULL;
-    struct addrinfo hints, *result = NULL;
-    memset (&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    if (getaddrinfo (host, NULL, &hints, &result) != 0 || !result)
-        return host;
-    int rc = getnameinfo (result->ai_addr, result->ai_addrlen, buf,
-                          (socklen_t) size, NULL, 0, NI_NUMERICHOST);
-    freeaddrinfo (result);
-    return rc == 0 ? buf : host;
-}
-
 gateway_t *
 gateway_new (const config_t *config)
 {
@@ -739,10 +442,10 @@ gateway_new (const config_t *config)
     //  pong. self->idle stays all zero, which turns lws' own off (without
     //  a policy lws would apply its default, ping at 300 s).
     self->roster = roster_new (GATEWAY_ROSTER_HINT);
-    self->bus = bus_new (&self->config, s_on_frame, self);
+    self->bus = bus_new (&self->config, gateway_on_frame, self);
     if (!self->roster || !self->bus)
         goto fail;
-    s_setup_protocols (self);
+    vhost_describe (&self->desc, self->config.web_root);
 
     struct lws_context_creation_info info;
     memset (&info, 0, sizeof info);
@@ -770,7 +473,7 @@ gateway_new (const config_t *config)
     info.vhost_name = "megle";
     info.port = self->config.http_port;
     char iface[64]; //  room for any numeric IPv6 address
-    info.iface = s_iface (self->config.http_host, iface, sizeof iface);
+    info.iface = vhost_iface (self->config.http_host, iface, sizeof iface);
     info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
     //  The gateway listens itself and lws does not (listener.h says why);
     //  with MEGLE_REUSEPORT several gateway processes share the port and
@@ -787,22 +490,22 @@ gateway_new (const config_t *config)
     info.timeout_secs_ah_idle =
         (unsigned int) (config->handshake_timeout_ms + 999) / 1000;
     info.retry_and_idle_policy = &self->idle;
-    info.protocols = self->protocols;
-    info.mounts = self->mounts;
+    info.protocols = self->desc.protocols;
+    info.mounts = self->desc.mounts;
     self->vhost = lws_create_vhost (self->context, &info);
     if (!self->vhost) {
         log_error ("gateway: cannot listen on %s", self->config.http);
         goto fail;
     }
     int port = listener_port (self->listener);
-    if (listener_attach (self->listener, self->vhost, GATEWAY_PROTO_LISTEN))
+    if (listener_attach (self->listener, self->vhost, VHOST_PROTOCOL_LISTEN))
         goto fail;
     char port_text[16];
     snprintf (port_text, sizeof port_text, "%d", port);
     log_ev_info ("listening", "gateway", self->config.gateway_id, "port",
                  port_text, NULL);
 
-    if (bus_attach (self->bus, self->vhost, GATEWAY_PROTOCOL_BUS))
+    if (bus_attach (self->bus, self->vhost, VHOST_PROTOCOL_BUS))
         goto fail;
     frame_t *hello = gateway_frame (self, FRAME_HELLO, NULL);
     if (gateway_send (self, &hello))

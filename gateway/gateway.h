@@ -2,9 +2,10 @@
 //  configuration, the roster of live sessions, the bus and the counters.
 //
 //  main builds one gateway_t and turns the loop; ws.c (WebSocket
-//  callbacks), inbox.c (client messages), http.c (files, health, metrics)
-//  and bus.c reach it through lws_context_user(). The functions below the
-//  line are for those files.
+//  callbacks), inbox.c (client messages), outbox.c (the matcher's frames,
+//  server events), http.c (files, health, metrics) and bus.c reach it
+//  through lws_context_user(). The functions below the line are for those
+//  files.
 
 #ifndef MEGLE_GATEWAY_H
 #define MEGLE_GATEWAY_H
@@ -100,7 +101,7 @@ typedef struct {
     uint64_t refused_origin; //  upgrades refused: Origin not allowed
     uint64_t refused_full;   //  upgrades refused: MEGLE_MAX_CONNS
     uint64_t refused_per_ip; //  upgrades refused: MEGLE_MAX_CONNS_PER_IP
-    //  latencies (gateway.c, inbox.c), seconds
+    //  latencies (outbox.c), seconds
     metrics_hist_t time_to_match; //  find_match received -> match_found
     metrics_hist_t signal_relay;  //  sender gateway's SIGNAL -> DELIVER
 } gateway_stats_t;
@@ -172,12 +173,23 @@ int gateway_session_limited (gateway_t *self, session_t *session,
                              ratelimit_verdict_t verdict,
                              uint32_t retry_after_ms);
 
-//  Queue a server event for the session and ask lws for a writable
-//  callback. Takes ownership of *buf_p (from an envelope_* builder with
-//  pre = LWS_PRE, text of len bytes; NULL = out of memory). If the queue
-//  overflows, the connection is closed. Returns 0 if queued, else -1.
+//  Send a server event to the session (outbox.c): straight to the socket
+//  if nothing waits before it, else queued for a writable callback. Takes
+//  ownership of *buf_p (from an envelope_* builder with pre = LWS_PRE,
+//  text of len bytes; NULL = out of memory). If the queue overflows, the
+//  connection is closed. Returns 0 if sent or queued, else -1.
 int gateway_deliver (gateway_t *self, session_t *session, uint8_t **buf_p,
                      size_t len, gateway_out_t event);
+
+//  One frame from the matcher (the bus's callback, outbox.c): the client
+//  event of the session it names, unless it belongs to a match the session
+//  has left; RESET and PULSE go to gateway_reset and gateway_pulse. arg is
+//  the gateway; the frame is left to the bus, which destroys it after.
+void gateway_on_frame (void *arg, frame_t **frame_p);
+
+//  A matcher's PULSE: it is alive, and total sessions are online over all
+//  gateways (the count pushed to clients, online.h).
+void gateway_pulse (gateway_t *self, uint32_t total);
 
 //  The matcher's Redis lost its data (FRAME_RESET): end every session's
 //  match or wait, telling its browser, and announce every session again
