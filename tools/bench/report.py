@@ -595,6 +595,17 @@ def write(out, results, nruns, cost_path):
                 vals['pairs_of_bound'] = ratio(pairs, bound)
                 vals['pair_redis_share'] = ratio(redis_batched, cost)
         all_us = us_per_msg(match, 'all', 'pairs_per_s')
+        #  The paced half-load run: its CPU per pair, how busy that kept
+        #  the cores, its time to match.
+        half_us = us_per_msg(half, 'all', 'pairs_per_s')
+        half_rate = med(half, 'pairs_per_s')
+        vals['half_rate'] = fmt(half_rate)
+        vals['half_us'] = fmt(half_us, '', 0)
+        vals['half_busy'] = ('%d %%' % round(half_us * half_rate
+                                             / (int(m['nproc']) * 1e4))
+                             if half_us and half_rate else 'n/a')
+        vals['half_p50'] = ms(med(half, 'time_to_match.p50_us'))
+        vals['half_p99'] = ms(ttm99_half)
         vals['pair_cores'] = fmt(all_us * 30000 / 1e6 if all_us else None,
                                  '', 1)
         budget = int(m['nproc']) * 1e6 / 30000  # µs per pair at 30 k/s
