@@ -1,7 +1,8 @@
 //  engine - frame handling and routing for megle-matcher (see engine.h).
 //
 //  Each inbound frame becomes a job (the decoded frame plus what the reply
-//  handler needs), handed to the store with the script for its kind. The
+//  handler needs), handed to the store with the script call for its kind
+//  (calls.c). The
 //  store pipelines calls; replies come back in order and their handlers
 //  (answer.c) publish in order. A job is freed by its reply handler, or
 //  kept in the backlog while Redis is down if its effect must not be lost.
@@ -24,6 +25,7 @@
 #include "proto/frame.h"
 #include "answer.h"
 #include "batch.h"
+#include "calls.h"
 #include "gateways.h"
 #include "probe.h"
 #include "publisher.h"
@@ -69,12 +71,7 @@ struct _engine_t {
     probe_t *probe; //  /healthz, /readyz, /metrics
     ratelog_t limit_bad;
     ratelog_t limit_backlog;
-    //  Script arguments from the config, formatted once (s_issue), and
-    //  the wall clock as last formatted (ops of one drain share it).
-    char session_ttl[16], match_ttl[16], wait[16], block[16];
-    char window[16], threshold[16], ban[16];
-    uint64_t now_ms;
-    char now[24];
+    calls_t calls; //  script arguments: the config's, the clock
 };
 
 //  One inbound frame on its way through Redis.
@@ -134,98 +131,13 @@ static int
 s_issue (engine_t *self, s_job_t *job, int batched)
 {
     frame_t *f = job->frame;
-    const char *argv[10];
-    size_t lens[10];
+    const char *argv[CALLS_ARGS_MAX];
+    size_t lens[CALLS_ARGS_MAX];
     int argc = 0;
-    int script;
-    uint64_t wall = clock_wall_ms ();
-    if (wall != self->now_ms || !self->now[0]) {
-        snprintf (self->now, sizeof self->now, "%" PRIu64, wall);
-        self->now_ms = wall;
-    }
-    const char *now = self->now, *session_ttl = self->session_ttl;
-    const char *match_ttl = self->match_ttl, *wait = self->wait;
-    const char *block = self->block, *window = self->window;
-    const char *threshold = self->threshold, *ban = self->ban;
-#define ARG(s, n)                                                              \
-    do {                                                                       \
-        argv[argc] = (s);                                                      \
-        lens[argc] = (n);                                                      \
-        argc++;                                                                \
-    } while (0)
-#define ARGS(s) ARG (s, strlen (s))
-    switch (f->kind) {
-    case FRAME_HELLO:
-    case FRAME_HEARTBEAT:
-        script = SCRIPT_GW_BEAT;
-        ARGS (f->gateway);
-        ARGS (now);
-        break;
-    case FRAME_OPEN:
-        script = SCRIPT_OPEN;
-        ARGS (f->session);
-        ARGS (f->gateway);
-        ARG (f->payload ? (const char *) f->payload : "", f->payload_len);
-        ARGS (session_ttl);
-        break;
-    case FRAME_FIND:
-        //  s_dispatch checked type (the mode) and payload (the interests).
-        script = SCRIPT_FIND;
-        ARGS (f->session);
-        ARGS (f->gateway);
-        ARGS (f->match);
-        ARGS (match_ttl);
-        ARGS (session_ttl);
-        ARGS (f->type);
-        ARG (f->payload ? (const char *) f->payload : "", f->payload_len);
-        ARGS (now);
-        ARGS (f->flags & FRAME_F_NO_WAIT ? "0" : wait);
-        break;
-    case FRAME_SIGNAL:
-    case FRAME_CHAT:
-    case FRAME_TYPING:
-        //  A signal names its target; chat and typing go to the partner.
-        script = SCRIPT_ROUTE;
-        ARGS (f->session);
-        ARGS (f->kind == FRAME_SIGNAL ? f->peer : "");
-        ARGS (f->match);
-        break;
-    case FRAME_REPORT:
-        script = SCRIPT_REPORT;
-        ARGS (f->session);
-        ARGS (f->match);
-        ARGS (now);
-        ARGS (window);
-        ARGS (threshold);
-        ARGS (ban);
-        break;
-    case FRAME_LEAVE:
-        script = SCRIPT_LEAVE;
-        ARGS (f->session);
-        ARGS (f->peer);
-        ARGS (session_ttl);
-        ARGS (now);
-        ARGS (block);
-        break;
-    case FRAME_CLOSE:
-        script = SCRIPT_CLOSE;
-        ARGS (f->session);
-        ARGS (f->gateway);
-        ARGS (now);
-        ARGS (block);
-        break;
-    case FRAME_BYE:
-        script = SCRIPT_GW_DEAD;
-        ARGS (f->gateway);
-        ARGS (job->before);
-        ARGS (now);
-        ARGS (block);
-        break;
-    default:
+    int script = calls_build (&self->calls, f, job->before, clock_wall_ms (),
+                              argv, lens, &argc);
+    if (script < 0)
         return -1;
-    }
-#undef ARGS
-#undef ARG
     //  The route cache counts each session's ops in flight (routes.h).
     int counted = f->kind != FRAME_HELLO && f->kind != FRAME_HEARTBEAT;
     if (counted)
@@ -762,15 +674,7 @@ engine_new (const config_t *config, volatile sig_atomic_t *stop)
     self->config = config;
     self->stop = stop;
     self->more_id = -1;
-    snprintf (self->session_ttl, sizeof self->session_ttl, "%d",
-              config->session_ttl);
-    snprintf (self->match_ttl, sizeof self->match_ttl, "%d", config->match_ttl);
-    snprintf (self->wait, sizeof self->wait, "%d", config->interest_wait_ms);
-    snprintf (self->block, sizeof self->block, "%d", config->rematch_block_ms);
-    snprintf (self->window, sizeof self->window, "%d", config->report_window_s);
-    snprintf (self->threshold, sizeof self->threshold, "%d",
-              config->report_threshold);
-    snprintf (self->ban, sizeof self->ban, "%d", config->ban_s);
+    calls_init (&self->calls, config);
     self->loop = zloop_new ();
     self->pull = zsock_new (ZMQ_PULL);
     self->gateways = gateways_new ();

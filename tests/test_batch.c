@@ -29,7 +29,9 @@
 #include <hiredis/hiredis.h>
 
 #include "batch.h"
+#include "calls.h"
 #include "common/config.h"
+#include "proto/frame.h"
 #include "scripts.h"
 #include "store.h"
 #include "check_main.h"
@@ -696,6 +698,99 @@ START_TEST (test_group_commit_drop)
 }
 END_TEST
 
+//  calls.c builds what the scripts take: a pair's opens, finds and leave
+//  made from frames as the engine makes them, through a batch.
+typedef struct {
+    s_run_t *run; //  its n counts the answers (s_run_until)
+    int n;
+    char status[8][16];
+} s_statuses_t;
+
+static void
+s_on_status (redisReply *reply, void *arg)
+{
+    s_statuses_t *st = (s_statuses_t *) arg;
+    const char *status = "?";
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+        && reply->element[0]->type == REDIS_REPLY_STRING)
+        status = reply->element[0]->str;
+    if (st->n < 8)
+        snprintf (st->status[st->n], sizeof st->status[0], "%s", status);
+    st->n++;
+    st->run->n++;
+}
+
+//  A frame of kind about session sid (and peer, match; "" = none).
+static frame_t *
+s_frame (frame_kind_t kind, const char *sid, const char *peer,
+         const char *match)
+{
+    frame_t *f = frame_new (kind);
+    ck_assert_ptr_nonnull (f);
+    frame_set_str (f->gateway, sizeof f->gateway, "gw-1", 4);
+    frame_set_str (f->session, sizeof f->session, sid, strlen (sid));
+    frame_set_str (f->peer, sizeof f->peer, peer, strlen (peer));
+    frame_set_str (f->match, sizeof f->match, match, strlen (match));
+    return f;
+}
+
+START_TEST (test_calls_through_batch)
+{
+    s_run_t *run = s_run_new (OPS_MAX, 1000);
+    run->config.session_ttl = 3600;
+    run->config.match_ttl = 600;
+    run->config.interest_wait_ms = 0;
+    run->config.rematch_block_ms = 60000;
+    calls_t calls;
+    calls_init (&calls, &run->config);
+    char a[33], b[33], m1[33], m2[33], hash[33];
+    s_id (a, 11, 1);
+    s_id (b, 11, 2);
+    s_id (m1, 11, 3);
+    s_id (m2, 11, 4);
+    s_id (hash, 11, 5);
+    frame_t *frames[] = {
+        s_frame (FRAME_HELLO, "", "", ""), s_frame (FRAME_OPEN, a, "", ""),
+        s_frame (FRAME_OPEN, b, "", ""),   s_frame (FRAME_FIND, a, "", m1),
+        s_frame (FRAME_FIND, b, "", m2),   s_frame (FRAME_LEAVE, b, a, "")};
+    enum { N = sizeof frames / sizeof frames[0] };
+    frame_set_payload (frames[1], hash, 32);
+    frame_set_payload (frames[2], hash, 32);
+    frame_set_str (frames[3]->type, sizeof frames[3]->type, "video", 5);
+    frame_set_str (frames[4]->type, sizeof frames[4]->type, "video", 5);
+    s_statuses_t st = {.run = run};
+    for (int i = 0; i < N; i++) {
+        const char *argv[CALLS_ARGS_MAX];
+        size_t lens[CALLS_ARGS_MAX];
+        int argc = 0;
+        int script =
+            calls_build (&calls, frames[i], "", 1000000000, argv, lens, &argc);
+        ck_assert_int_ge (script, 0);
+        ck_assert_int_le (argc, CALLS_ARGS_MAX);
+        ck_assert_int_eq (
+            batch_add (run->batch, script, argc, argv, lens, s_on_status, &st),
+            0);
+    }
+    batch_commit (run->batch);
+    s_run_until (run, 0, N);
+    const char *want[N] = {"ok", "ok", "ok", "waiting", "matched", "ended"};
+    ck_assert_int_eq (st.n, N);
+    for (int i = 0; i < N; i++)
+        ck_assert_str_eq (st.status[i], want[i]);
+    //  A kind that makes no Redis call.
+    frame_t *pulse = frame_new (FRAME_PULSE);
+    const char *argv[CALLS_ARGS_MAX];
+    size_t lens[CALLS_ARGS_MAX];
+    int argc = 0;
+    ck_assert_int_eq (
+        calls_build (&calls, pulse, "", 1000000000, argv, lens, &argc), -1);
+    frame_destroy (&pulse);
+    for (int i = 0; i < N; i++)
+        frame_destroy (&frames[i]);
+    s_run_destroy (&run);
+}
+END_TEST
+
 START_TEST (test_no_batching)
 {
     //  MEGLE_BATCH_MAX=1: every op its own call, commit has nothing to do.
@@ -736,6 +831,7 @@ s_suite (void)
     tcase_add_test (tc, test_group_commit_destroy);
     tcase_add_test (tc, test_group_commit_drop);
     tcase_add_test (tc, test_no_batching);
+    tcase_add_test (tc, test_calls_through_batch);
     suite_add_tcase (suite, tc);
     return suite;
 }
