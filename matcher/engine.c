@@ -2,12 +2,11 @@
 //
 //  Each inbound frame becomes a job (the decoded frame plus what the reply
 //  handler needs), handed to the store with the script call for its kind
-//  (calls.c). The
-//  store pipelines calls; replies come back in order and their handlers
-//  (answer.c) publish in order. A job is freed by its reply handler, or
-//  kept in the backlog while Redis is down if its effect must not be lost.
-//  relax.c's timer opens the sessions whose interest wait is over to a
-//  random stranger, in Redis, not by a client's timer.
+//  (calls.c). The store pipelines calls; replies come back in order and
+//  their handlers (answer.c) publish in order. A job is freed by its reply
+//  handler, or kept in the backlog while Redis is down if its effect must
+//  not be lost. relax.c's timer opens the sessions whose interest wait is
+//  over to a random stranger, in Redis, not by a client's timer.
 
 #include "engine.h"
 
