@@ -9,7 +9,7 @@
 //     well-formed JSON value within JSON_TEXT_DEPTH_MAX levels, refusing
 //     what JSON (and the partner's JSON.parse) refuses: invalid UTF-8, raw
 //     control characters, bad escapes, unpaired surrogates, numbers such
-//     as 01 or 1. (json_text.c). What it accepts, cJSON accepts too, and
+//     as 01 or 1. (json_check.c). What it accepts, cJSON accepts too, and
 //     the reverse (the fuzz target checks both ways), so the envelope
 //     answers as the earlier cJSON-based parser did.
 //  2. The same pass records where the members of the root object and of

@@ -1,7 +1,7 @@
-//  json_text - strict checks and exact-byte scanning of JSON text, and JSON
-//  string escaping: what the envelope needs beyond cJSON (json_text.c says
-//  why each exists). Every function is bounds-checked and never trusts its
-//  input.
+//  json_text - strict checks (json_check.c) and exact-byte scanning
+//  (json_text.c) of JSON text, and JSON string escaping: what the envelope
+//  needs beyond cJSON (the two files say why each exists). Every function
+//  is bounds-checked and never trusts its input.
 
 #ifndef MEGLE_JSON_TEXT_H
 #define MEGLE_JSON_TEXT_H
@@ -11,6 +11,16 @@
 #include <stdint.h>
 
 #define JSON_TEXT_DEPTH_MAX 32
+
+//  Is c JSON whitespace (RFC 8259: space, tab, line feed, carriage return)?
+static inline bool
+json_text_is_ws (uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+//  Value of the 4 hex digits at s (n bytes left; a \u escape's), or -1.
+long json_text_hex4 (const uint8_t *s, size_t n);
 
 //  Length (1..4) of the well-formed UTF-8 sequence at s (n bytes left), or
 //  0 if the bytes there are not one (no overlongs, no surrogates,

@@ -8,6 +8,7 @@ megle_unit_test (test_envelope megle_envelope)
 #  coverage instrumentation sees the parser.
 megle_fuzz_target (envelope
     SOURCES fuzz_envelope.c ${PROJECT_SOURCE_DIR}/gateway/envelope.c
+            ${PROJECT_SOURCE_DIR}/gateway/json_check.c
             ${PROJECT_SOURCE_DIR}/gateway/json_text.c
     INCLUDES ${PROJECT_SOURCE_DIR}/gateway
     LIBS PkgConfig::CJSON
