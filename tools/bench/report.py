@@ -111,12 +111,13 @@ def machine(results=None):
     first write (bench.sh's, right after the runs), so that a report
     written again from the same results (a changed analysis.md) keeps the
     load average and date of the measurement, not of the rewrite."""
-    path = results and os.path.join(results, 'machine.meta')
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (TypeError, OSError, ValueError):
-        pass
+    path = os.path.join(results, 'machine.meta') if results else None
+    if path and os.path.exists(path):
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            pass  # unreadable: measure now and write it again
     cpu = 'unknown'
     try:
         with open('/proc/cpuinfo') as f:
